@@ -1,0 +1,41 @@
+//! Database schema of Gatehouse. Migrations use string identifiers only (never the app's
+//! entities), so an old migration keeps compiling however the entities change.
+pub use sea_orm_migration::prelude::*;
+
+mod m20261127_000001_accounts;
+mod m20261127_000002_tenancy;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261127_000001_accounts::Migration),
+            Box::new(m20261127_000002_tenancy::Migration),
+        ]
+    }
+}
+
+/// Shorthands shared by the migrations: every id is a 26-character ULID (API keys: `ak_` + ULID),
+/// every timestamp is a UTC timestamp with time zone.
+pub(crate) mod cols {
+    use sea_orm_migration::prelude::*;
+    use sea_orm_migration::schema;
+
+    pub fn id(name: &'static str) -> ColumnDef {
+        schema::string_len(name, 32).primary_key().take()
+    }
+    pub fn fk(name: &'static str) -> ColumnDef {
+        schema::string_len(name, 32)
+    }
+    pub fn fk_null(name: &'static str) -> ColumnDef {
+        schema::string_len_null(name, 32)
+    }
+    pub fn ts(name: &'static str) -> ColumnDef {
+        schema::timestamp_with_time_zone(name)
+    }
+    pub fn ts_null(name: &'static str) -> ColumnDef {
+        schema::timestamp_with_time_zone_null(name)
+    }
+}

@@ -1,0 +1,120 @@
+//! Database connection, migrations and transactions, for SQLite and PostgreSQL alike.
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+};
+
+/// The connection pool.
+#[derive(Clone)]
+pub struct Db {
+    pub conn: DatabaseConnection,
+}
+
+impl Db {
+    /// Opens the pool: SQLite in WAL mode with a busy timeout and several reader connections;
+    /// PostgreSQL with `max_connections` connections.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Db, DbErr> {
+        let sqlite = url.starts_with("sqlite:");
+        if sqlite {
+            ensure_sqlite_dir(url);
+        }
+        let mut opts = ConnectOptions::new(url.to_string());
+        opts.max_connections(max_connections)
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(10))
+            .sqlx_logging(false);
+        if sqlite {
+            opts.map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+            });
+        }
+        let conn = Database::connect(opts).await?;
+        Ok(Db { conn })
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.conn.get_database_backend()
+    }
+
+    /// Begins a transaction for a change. On SQLite it is `BEGIN IMMEDIATE`: SQLite has one
+    /// writer at a time, and a deferred transaction that reads before it writes fails with
+    /// `SQLITE_BUSY` (instead of waiting) when another connection wrote first; an immediate one
+    /// takes the write lock up front and waits its turn under the busy timeout.
+    pub async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
+        self.conn
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await
+    }
+
+    /// Applies pending migrations. Several instances may start at once against one PostgreSQL:
+    /// they serialize on an advisory lock held on one dedicated connection, so exactly one
+    /// migrates and the others find nothing left to do.
+    pub async fn migrate(url: &str) -> Result<(), DbErr> {
+        Self::with_migration_lock(url, |conn| async move { Migrator::up(&conn, None).await }).await
+    }
+
+    /// Runs `f` on a single connection holding the migration lock (PostgreSQL) or on a fresh
+    /// single connection (SQLite, where the database file lock already serializes DDL).
+    pub async fn with_migration_lock<F, Fut, T>(url: &str, f: F) -> Result<T, DbErr>
+    where
+        F: FnOnce(DatabaseConnection) -> Fut,
+        Fut: std::future::Future<Output = Result<T, DbErr>>,
+    {
+        let db = Db::connect(url, 1).await?;
+        let conn = db.conn.clone();
+        let pg = db.backend() == DbBackend::Postgres;
+        // An arbitrary constant that names "Gatehouse schema migrations" for pg_advisory_lock.
+        const LOCK_KEY: i64 = 0x6761_7465_686f_7573;
+        if pg {
+            conn.execute_raw(Statement::from_string(
+                DbBackend::Postgres,
+                format!("SELECT pg_advisory_lock({LOCK_KEY})"),
+            ))
+            .await?;
+        }
+        let result = f(conn.clone()).await;
+        if pg {
+            conn.execute_raw(Statement::from_string(
+                DbBackend::Postgres,
+                format!("SELECT pg_advisory_unlock({LOCK_KEY})"),
+            ))
+            .await?;
+        }
+        conn.close().await?;
+        result
+    }
+
+    /// True when a trivial query succeeds (readiness).
+    pub async fn ping(&self) -> bool {
+        tokio::time::timeout(Duration::from_secs(2), self.conn.ping())
+            .await
+            .map(|r| r.is_ok())
+            .unwrap_or(false)
+    }
+}
+
+/// `sqlite://data/gatehouse.db?mode=rwc` needs `data/` to exist before SQLite can create the file.
+fn ensure_sqlite_dir(url: &str) {
+    let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let path = path.split('?').next().unwrap_or("");
+    if path.is_empty() || path.starts_with(':') {
+        return;
+    }
+    if let Some(parent) = std::path::Path::new(path).parent() {
+        if !parent.as_os_str().is_empty() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+    }
+}

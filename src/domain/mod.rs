@@ -1,0 +1,266 @@
+//! The service layer: every rule of the contract lives here, once. REST handlers and GraphQL
+//! resolvers parse input, call one function of these modules and render its result or error.
+//! Functions take the principal and, for tenant data, a checked [`access::Tenant`].
+
+pub mod access;
+pub mod accounts;
+pub mod api_keys;
+pub mod organizations;
+pub mod projects;
+pub mod sessions;
+pub mod users;
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use serde::{Serialize, Serializer};
+
+use crate::error::{AppError, AppResult, FieldError, Location};
+
+/// Now, truncated to milliseconds: what is stored is exactly what is shown.
+pub fn now() -> DateTime<Utc> {
+    let t = Utc::now();
+    t.duration_trunc(TimeDelta::milliseconds(1)).unwrap_or(t)
+}
+
+/// A UTC instant rendered as RFC 3339 with milliseconds and `Z` (`2026-04-05T10:00:00.000Z`),
+/// the same in REST and GraphQL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp(pub DateTime<Utc>);
+
+impl Timestamp {
+    pub fn to_rfc3339(&self) -> String {
+        self.0.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    }
+}
+
+impl From<DateTime<Utc>> for Timestamp {
+    fn from(t: DateTime<Utc>) -> Self {
+        Timestamp(t)
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_rfc3339())
+    }
+}
+
+#[async_graphql::Scalar(name = "DateTime")]
+impl async_graphql::ScalarType for Timestamp {
+    fn parse(value: async_graphql::Value) -> async_graphql::InputValueResult<Self> {
+        match &value {
+            async_graphql::Value::String(s) => DateTime::parse_from_rfc3339(s)
+                .map(|t| Timestamp(t.with_timezone(&Utc)))
+                .map_err(|_| {
+                    async_graphql::InputValueError::custom("expected an RFC 3339 timestamp")
+                }),
+            _ => Err(async_graphql::InputValueError::expected_type(value)),
+        }
+    }
+    fn to_value(&self) -> async_graphql::Value {
+        async_graphql::Value::String(self.to_rfc3339())
+    }
+}
+
+pub fn ts(t: DateTime<Utc>) -> Timestamp {
+    Timestamp(t)
+}
+
+pub fn ts_opt(t: Option<DateTime<Utc>>) -> Option<Timestamp> {
+    t.map(Timestamp)
+}
+
+/// Who is asking, as far as the network tells: for sessions, login history and audit events.
+#[derive(Clone, Debug, Default)]
+pub struct ClientInfo {
+    pub ip: Option<IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+impl ClientInfo {
+    pub fn ip_string(&self) -> Option<String> {
+        self.ip.map(|ip| ip.to_string())
+    }
+    pub fn user_agent(&self) -> Option<String> {
+        self.user_agent
+            .as_ref()
+            .map(|ua| ua.chars().take(512).collect())
+    }
+}
+
+/// `offset`/`limit` of a list (API.md 1.4): offset >= 0, limit 1..=100, default 20.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageParams {
+    pub offset: u64,
+    pub limit: u64,
+}
+
+impl Default for PageParams {
+    fn default() -> Self {
+        PageParams {
+            offset: 0,
+            limit: 20,
+        }
+    }
+}
+
+pub const MAX_LIMIT: u64 = 100;
+
+impl PageParams {
+    /// Checks raw values; errors name the field with `location: query`.
+    pub fn new(offset: Option<i64>, limit: Option<i64>) -> Result<PageParams, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let offset = match offset {
+            None => 0,
+            Some(o) if o >= 0 => o as u64,
+            Some(_) => {
+                errors.push(FieldError::query("offset", "Must be 0 or more"));
+                0
+            }
+        };
+        let limit = match limit {
+            None => 20,
+            Some(l) if (1..=MAX_LIMIT as i64).contains(&l) => l as u64,
+            Some(_) => {
+                errors.push(FieldError::query("limit", "Must be between 1 and 100"));
+                20
+            }
+        };
+        if errors.is_empty() {
+            Ok(PageParams { offset, limit })
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// One page of a list with its `meta` (`total`, `offset`, `limit`, `hasMore`).
+#[derive(Clone, Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+impl<T> Page<T> {
+    pub fn new(items: Vec<T>, total: u64, params: PageParams) -> Self {
+        Page {
+            items,
+            total,
+            offset: params.offset,
+            limit: params.limit,
+        }
+    }
+    pub fn has_more(&self) -> bool {
+        self.offset + (self.items.len() as u64) < self.total
+    }
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            total: self.total,
+            offset: self.offset,
+            limit: self.limit,
+        }
+    }
+    pub fn meta(&self) -> serde_json::Value {
+        serde_json::json!({ "total": self.total, "offset": self.offset, "limit": self.limit, "hasMore": self.has_more() })
+    }
+}
+
+/// Runs the `validator` rules of an input and turns failures into our field errors (camelCase
+/// names, `location: body`, sorted by name so the answer is stable).
+pub fn validate<T: validator::Validate>(input: &T) -> AppResult<()> {
+    match input.validate() {
+        Ok(()) => Ok(()),
+        Err(errors) => Err(AppError::validation(field_errors(&errors, Location::Body))),
+    }
+}
+
+pub fn field_errors(errors: &validator::ValidationErrors, location: Location) -> Vec<FieldError> {
+    let mut out: Vec<FieldError> = errors
+        .field_errors()
+        .into_iter()
+        .map(|(field, errs)| {
+            let message = errs
+                .first()
+                .map(|e| {
+                    e.message
+                        .as_ref()
+                        .map(|m| m.to_string())
+                        .unwrap_or_else(|| e.code.to_string())
+                })
+                .unwrap_or_else(|| "Invalid".into());
+            FieldError::new(camel_case(&field), message, location)
+        })
+        .collect();
+    out.sort_by(|a, b| a.field.cmp(&b.field));
+    out
+}
+
+pub fn camel_case(snake: &str) -> String {
+    let mut out = String::with_capacity(snake.len());
+    let mut upper = false;
+    for c in snake.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Trims a string in place; for emails also lower-cases.
+pub fn trim(s: &mut String) {
+    let t = s.trim();
+    if t.len() != s.len() {
+        *s = t.to_string();
+    }
+}
+
+pub fn normalize_email(s: &mut String) {
+    *s = s.trim().to_lowercase();
+}
+
+/// Lower-case `[a-z0-9-]` from any text: other characters become `-`, runs of `-` collapse,
+/// no leading or trailing `-`, at most `max` characters.
+pub fn slugify(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for c in text.chars().flat_map(|c| c.to_lowercase()) {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    let mut out: String = out.chars().take(max).collect();
+    while out.ends_with('-') {
+        out.pop();
+    }
+    out
+}
+
+/// A short random lower-case suffix to make a slug or handle unique.
+pub fn random_suffix() -> String {
+    crate::auth::tokens::random_alphanumeric(5).to_lowercase()
+}
+
+/// A `validator` error with a message.
+pub fn invalid(message: &'static str) -> validator::ValidationError {
+    validator::ValidationError::new("invalid").with_message(message.into())
+}
+
+/// `[a-z0-9-]`, no leading, trailing or doubled `-`.
+pub fn is_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+        && !s.contains("--")
+}

@@ -1,0 +1,534 @@
+//! Projects, owned by organizations (API.md 7).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use serde::{Deserialize, Deserializer, Serialize};
+use validator::Validate;
+
+use super::access::{self, Permission, Principal, Scope, Tenant};
+use super::{
+    is_slug, now, random_suffix, slugify, trim, ts, ts_opt, validate, Page, PageParams, Timestamp,
+};
+use crate::auth::tokens::{is_ulid, new_id};
+use crate::entities::{project, user};
+use crate::error::{on_unique, AppError, AppResult, Code};
+use crate::state::AppState;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum)]
+#[serde(rename_all = "lowercase")]
+pub enum ProjectStatus {
+    #[graphql(name = "DRAFT")]
+    Draft,
+    #[graphql(name = "ACTIVE")]
+    Active,
+    #[graphql(name = "PAUSED")]
+    Paused,
+}
+
+impl ProjectStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProjectStatus::Draft => "draft",
+            ProjectStatus::Active => "active",
+            ProjectStatus::Paused => "paused",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "draft" => Some(ProjectStatus::Draft),
+            "active" => Some(ProjectStatus::Active),
+            "paused" => Some(ProjectStatus::Paused),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum)]
+#[serde(rename_all = "lowercase")]
+pub enum Frequency {
+    #[graphql(name = "WEEKLY")]
+    Weekly,
+}
+
+impl Frequency {
+    pub fn as_str(self) -> &'static str {
+        "weekly"
+    }
+    pub fn period(self) -> TimeDelta {
+        TimeDelta::days(7)
+    }
+}
+
+#[derive(Clone, Debug, Serialize, async_graphql::SimpleObject)]
+#[serde(rename_all = "camelCase")]
+#[graphql(name = "ProjectCreator")]
+pub struct CreatorView {
+    pub id: String,
+    pub full_name: String,
+}
+
+#[derive(Clone, Debug, Serialize, async_graphql::SimpleObject)]
+#[serde(rename_all = "camelCase")]
+#[graphql(name = "Project")]
+pub struct ProjectView {
+    pub id: String,
+    pub organization_id: String,
+    pub name: String,
+    pub slug: String,
+    pub description: Option<String>,
+    pub business_context: Option<String>,
+    pub monitoring_intent: Option<String>,
+    pub website: Option<String>,
+    pub status: ProjectStatus,
+    pub frequency: Frequency,
+    pub timezone: String,
+    pub created_by_user_id: Option<String>,
+    pub created_by_user: Option<CreatorView>,
+    pub last_run_at: Option<Timestamp>,
+    pub next_run_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl ProjectView {
+    fn new(p: project::Model, creator: Option<&user::Model>) -> Self {
+        ProjectView {
+            status: ProjectStatus::parse(&p.status).unwrap_or(ProjectStatus::Draft),
+            frequency: Frequency::Weekly,
+            created_by_user: creator.map(|u| CreatorView {
+                id: u.id.clone(),
+                full_name: u.full_name.clone(),
+            }),
+            id: p.id,
+            organization_id: p.organization_id,
+            name: p.name,
+            slug: p.slug,
+            description: p.description,
+            business_context: p.business_context,
+            monitoring_intent: p.monitoring_intent,
+            website: p.website,
+            timezone: p.timezone,
+            created_by_user_id: p.created_by_user_id,
+            last_run_at: ts_opt(p.last_run_at),
+            next_run_at: ts_opt(p.next_run_at),
+            created_at: ts(p.created_at),
+            updated_at: ts(p.updated_at),
+        }
+    }
+}
+
+/// Views of many projects with their creators loaded in one statement.
+pub async fn views(
+    conn: &impl ConnectionTrait,
+    rows: Vec<project::Model>,
+) -> AppResult<Vec<ProjectView>> {
+    let mut ids: Vec<String> = rows
+        .iter()
+        .filter_map(|p| p.created_by_user_id.clone())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    let creators: HashMap<String, user::Model> = if ids.is_empty() {
+        HashMap::new()
+    } else {
+        user::Entity::find()
+            .filter(user::Column::Id.is_in(ids))
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|u| (u.id.clone(), u))
+            .collect()
+    };
+    Ok(rows
+        .into_iter()
+        .map(|p| {
+            let creator = p
+                .created_by_user_id
+                .as_ref()
+                .and_then(|id| creators.get(id));
+            ProjectView::new(p, creator)
+        })
+        .collect())
+}
+
+/// Filters of a project list.
+#[derive(Clone, Debug, Default)]
+pub struct ProjectFilter {
+    pub q: Option<String>,
+    pub status: Option<ProjectStatus>,
+}
+
+fn filtered(org_id: &str, filter: &ProjectFilter) -> sea_orm::Select<project::Entity> {
+    let mut q = project::Entity::find().filter(project::Column::OrganizationId.eq(org_id));
+    if let Some(s) = filter.status {
+        q = q.filter(project::Column::Status.eq(s.as_str()));
+    }
+    if let Some(text) = filter.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        let escaped = text
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let pattern = LikeExpr::new(format!("%{escaped}%")).escape('\\');
+        q = q.filter(
+            Condition::all().add(Func::lower(Expr::col(project::Column::Name)).like(pattern)),
+        );
+    }
+    q
+}
+
+/// The projects of one checked tenant.
+pub async fn list_in(
+    conn: &impl ConnectionTrait,
+    tenant: &Tenant,
+    filter: &ProjectFilter,
+    page: PageParams,
+) -> AppResult<Page<ProjectView>> {
+    let q = filtered(tenant.org_id(), filter);
+    let total = q.clone().count(conn).await?;
+    let rows = q
+        .order_by_desc(project::Column::CreatedAt)
+        .order_by_desc(project::Column::Id)
+        .offset(page.offset)
+        .limit(page.limit)
+        .all(conn)
+        .await?;
+    Ok(Page::new(views(conn, rows).await?, total, page))
+}
+
+/// `GET {org}/projects`.
+pub async fn list(
+    state: &AppState,
+    principal: &Principal,
+    org_id: &str,
+    filter: ProjectFilter,
+    page: PageParams,
+) -> AppResult<Page<ProjectView>> {
+    principal.require(&[Scope::ProjectsRead])?;
+    let tenant = access::tenant(
+        &state.db.conn,
+        principal,
+        org_id,
+        Permission::OrganizationRead,
+    )
+    .await?;
+    list_in(&state.db.conn, &tenant, &filter, page).await
+}
+
+/// Deserializes a field that may be absent (`None`), `null` (`Some(None)`) or a value.
+pub fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+pub(super) fn check_url(u: &str) -> Result<(), validator::ValidationError> {
+    match url::Url::parse(u) {
+        Ok(parsed)
+            if matches!(parsed.scheme(), "http" | "https")
+                && parsed.host_str().is_some_and(|h| !h.is_empty())
+                && u.len() <= 2048 =>
+        {
+            Ok(())
+        }
+        _ => Err(super::invalid("Invalid url")),
+    }
+}
+
+fn check_timezone(tz: &str) -> Result<(), validator::ValidationError> {
+    if tz.parse::<chrono_tz::Tz>().is_ok() {
+        Ok(())
+    } else {
+        Err(super::invalid("Invalid timezone"))
+    }
+}
+
+fn check_slug(s: &str) -> Result<(), validator::ValidationError> {
+    if is_slug(s) {
+        Ok(())
+    } else {
+        Err(super::invalid(
+            "Only lower-case letters, digits and single dashes",
+        ))
+    }
+}
+
+const TEXT_MAX: u64 = 10_000;
+
+#[derive(Clone, Debug, Default, Deserialize, Validate)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateProject {
+    #[serde(default)]
+    #[validate(length(min = 1, max = 120, message = "Must be 1 to 120 characters"))]
+    pub name: String,
+    #[validate(
+        length(min = 1, max = 120, message = "Must be 1 to 120 characters"),
+        custom(function = "check_slug")
+    )]
+    pub slug: Option<String>,
+    #[validate(length(max = "TEXT_MAX", message = "Must be at most 10000 characters"))]
+    pub description: Option<String>,
+    #[validate(length(max = "TEXT_MAX", message = "Must be at most 10000 characters"))]
+    pub business_context: Option<String>,
+    #[validate(length(max = "TEXT_MAX", message = "Must be at most 10000 characters"))]
+    pub monitoring_intent: Option<String>,
+    #[validate(custom(function = "check_url"))]
+    pub website: Option<String>,
+    #[validate(custom(function = "check_timezone"))]
+    pub timezone: Option<String>,
+    pub status: Option<ProjectStatus>,
+    pub frequency: Option<Frequency>,
+}
+
+fn next_run(
+    status: ProjectStatus,
+    frequency: Frequency,
+    t: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    (status == ProjectStatus::Active).then(|| t + frequency.period())
+}
+
+/// `POST {org}/projects`.
+pub async fn create(
+    state: &AppState,
+    principal: &Principal,
+    org_id: &str,
+    mut input: CreateProject,
+) -> AppResult<ProjectView> {
+    principal.require(&[Scope::ProjectsWrite])?;
+    let tenant = access::tenant(
+        &state.db.conn,
+        principal,
+        org_id,
+        Permission::OrganizationRead,
+    )
+    .await?;
+    trim(&mut input.name);
+    for s in [&mut input.slug, &mut input.website, &mut input.timezone]
+        .into_iter()
+        .flatten()
+    {
+        trim(s);
+    }
+    validate(&input)?;
+    let conn = &state.db.conn;
+    let t = now();
+    let status = input.status.unwrap_or(ProjectStatus::Draft);
+    let frequency = input.frequency.unwrap_or(Frequency::Weekly);
+    let (slug, explicit) = match input.slug.clone() {
+        Some(s) => (s, true),
+        None => (free_slug(conn, tenant.org_id(), &input.name).await?, false),
+    };
+    let mut am = project::ActiveModel {
+        id: Set(new_id()),
+        organization_id: Set(tenant.org_id().to_string()),
+        name: Set(input.name.clone()),
+        slug: Set(slug),
+        description: Set(input.description),
+        business_context: Set(input.business_context),
+        monitoring_intent: Set(input.monitoring_intent),
+        website: Set(input.website),
+        status: Set(status.as_str().to_string()),
+        frequency: Set(frequency.as_str().to_string()),
+        timezone: Set(input.timezone.unwrap_or_else(|| "UTC".into())),
+        created_by_user_id: Set(Some(principal.user_id().to_string())),
+        last_run_at: Set(None),
+        next_run_at: Set(next_run(status, frequency, t)),
+        created_at: Set(t),
+        updated_at: Set(t),
+    };
+    // A generated slug that lost a race is regenerated; an explicit one is a CONFLICT.
+    for attempt in 0..3 {
+        match am.clone().insert(conn).await {
+            Ok(p) => return Ok(views(conn, vec![p]).await?.pop().expect("one view")),
+            Err(e) if explicit || attempt == 2 => {
+                return Err(on_unique(e, || {
+                    AppError::conflict("A project with this slug already exists")
+                }))
+            }
+            Err(e) if crate::error::is_unique_violation(&e) => {
+                am.slug = Set(format!("{}-{}", slugify(&input.name, 100), random_suffix()));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    unreachable!("the loop returns on its last attempt")
+}
+
+async fn free_slug(conn: &impl ConnectionTrait, org_id: &str, name: &str) -> AppResult<String> {
+    let mut base = slugify(name, 100);
+    if base.is_empty() {
+        base = "project".into();
+    }
+    let taken = project::Entity::find()
+        .filter(project::Column::OrganizationId.eq(org_id))
+        .filter(project::Column::Slug.eq(base.clone()))
+        .count(conn)
+        .await?
+        > 0;
+    Ok(if taken {
+        format!("{base}-{}", random_suffix())
+    } else {
+        base
+    })
+}
+
+/// Finds a project of the tenant: `NOT_FOUND` when it exists nowhere, `TENANT_VIOLATION` when
+/// it belongs to another organization.
+async fn find_in(
+    conn: &impl ConnectionTrait,
+    tenant: &Tenant,
+    id: &str,
+) -> AppResult<project::Model> {
+    if !is_ulid(id) {
+        return Err(AppError::not_found("Project"));
+    }
+    let p = project::Entity::find_by_id(id.to_string())
+        .one(conn)
+        .await?
+        .ok_or_else(|| AppError::not_found("Project"))?;
+    if p.organization_id != tenant.org_id() {
+        return Err(AppError::new(
+            Code::TenantViolation,
+            "This project belongs to another organization",
+        ));
+    }
+    Ok(p)
+}
+
+/// `GET {org}/projects/{id}`.
+pub async fn get(
+    state: &AppState,
+    principal: &Principal,
+    org_id: &str,
+    id: &str,
+) -> AppResult<ProjectView> {
+    principal.require(&[Scope::ProjectsRead])?;
+    let tenant = access::tenant(
+        &state.db.conn,
+        principal,
+        org_id,
+        Permission::OrganizationRead,
+    )
+    .await?;
+    let p = find_in(&state.db.conn, &tenant, id).await?;
+    Ok(views(&state.db.conn, vec![p])
+        .await?
+        .pop()
+        .expect("one view"))
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Validate)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateProject {
+    #[validate(length(min = 1, max = 120, message = "Must be 1 to 120 characters"))]
+    pub name: Option<String>,
+    #[validate(
+        length(min = 1, max = 120, message = "Must be 1 to 120 characters"),
+        custom(function = "check_slug")
+    )]
+    pub slug: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[validate(length(max = "TEXT_MAX", message = "Must be at most 10000 characters"))]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[validate(length(max = "TEXT_MAX", message = "Must be at most 10000 characters"))]
+    pub business_context: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[validate(length(max = "TEXT_MAX", message = "Must be at most 10000 characters"))]
+    pub monitoring_intent: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[validate(custom(function = "check_url"))]
+    pub website: Option<Option<String>>,
+    #[validate(custom(function = "check_timezone"))]
+    pub timezone: Option<String>,
+    pub status: Option<ProjectStatus>,
+    pub frequency: Option<Frequency>,
+}
+
+/// `PUT {org}/projects/{id}`: a partial update; `null` clears an optional text.
+pub async fn update(
+    state: &AppState,
+    principal: &Principal,
+    org_id: &str,
+    id: &str,
+    mut input: UpdateProject,
+) -> AppResult<ProjectView> {
+    principal.require(&[Scope::ProjectsWrite])?;
+    let conn = &state.db.conn;
+    let tenant = access::tenant(conn, principal, org_id, Permission::OrganizationRead).await?;
+    for s in [&mut input.name, &mut input.slug, &mut input.timezone]
+        .into_iter()
+        .flatten()
+    {
+        trim(s);
+    }
+    if let Some(Some(w)) = input.website.as_mut() {
+        trim(w);
+    }
+    validate(&input)?;
+    let p = find_in(conn, &tenant, id).await?;
+    let t = now();
+    let old_status = ProjectStatus::parse(&p.status).unwrap_or(ProjectStatus::Draft);
+    let mut am = p.into_active_model();
+    if let Some(v) = input.name {
+        am.name = Set(v);
+    }
+    if let Some(v) = input.slug {
+        am.slug = Set(v);
+    }
+    if let Some(v) = input.description {
+        am.description = Set(v);
+    }
+    if let Some(v) = input.business_context {
+        am.business_context = Set(v);
+    }
+    if let Some(v) = input.monitoring_intent {
+        am.monitoring_intent = Set(v);
+    }
+    if let Some(v) = input.website {
+        am.website = Set(v);
+    }
+    if let Some(v) = input.timezone {
+        am.timezone = Set(v);
+    }
+    if let Some(f) = input.frequency {
+        am.frequency = Set(f.as_str().to_string());
+    }
+    if let Some(s) = input.status {
+        am.status = Set(s.as_str().to_string());
+        if s != old_status {
+            am.next_run_at = Set(next_run(s, input.frequency.unwrap_or(Frequency::Weekly), t));
+        }
+    }
+    am.updated_at = Set(t);
+    let p = am.update(conn).await.map_err(|e| {
+        on_unique(e, || {
+            AppError::conflict("A project with this slug already exists")
+        })
+    })?;
+    Ok(views(conn, vec![p]).await?.pop().expect("one view"))
+}
+
+/// `DELETE {org}/projects/{id}`; returns the id.
+pub async fn delete(
+    state: &AppState,
+    principal: &Principal,
+    org_id: &str,
+    id: &str,
+) -> AppResult<String> {
+    principal.require(&[Scope::ProjectsWrite])?;
+    let conn = &state.db.conn;
+    let tenant = access::tenant(conn, principal, org_id, Permission::OrganizationRead).await?;
+    let p = find_in(conn, &tenant, id).await?;
+    project::Entity::delete_by_id(p.id.clone())
+        .exec(conn)
+        .await?;
+    Ok(p.id)
+}
