@@ -29,37 +29,22 @@ impl App {
     /// mail worker. Errors are one line for the operator.
     pub async fn build(config: Config) -> Result<App, String> {
         let db_label = crate::config::redact_url(&config.database_url);
-        Db::migrate(&config.database_url)
-            .await
-            .map_err(|e| format!("cannot migrate {db_label}: {e}"))?;
+        Db::migrate(&config.database_url).await.map_err(|e| format!("cannot migrate {db_label}: {e}"))?;
         let db = Db::connect(&config.database_url, config.db_max_connections)
             .await
             .map_err(|e| format!("cannot connect to {db_label}: {e}"))?;
-        let listener = TcpListener::bind(config.addr)
-            .await
-            .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
+        let listener =
+            TcpListener::bind(config.addr).await.map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
         let shutdown = CancellationToken::new();
         let signal = MailSignal::default();
         let worker = mail::worker::spawn(db.clone(), &config, signal.clone(), shutdown.clone())?;
         let hasher = Hasher::new(config.hash_concurrency);
-        let state = AppState {
-            db,
-            config: Arc::new(config),
-            hasher,
-            mail: signal,
-        };
-        Ok(App {
-            listener,
-            state,
-            shutdown,
-            worker,
-        })
+        let state = AppState { db, config: Arc::new(config), hasher, mail: signal };
+        Ok(App { listener, state, shutdown, worker })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("bound listener has an address")
+        self.listener.local_addr().expect("bound listener has an address")
     }
 
     pub fn state(&self) -> &AppState {
@@ -74,12 +59,7 @@ impl App {
     /// Serves until SIGTERM/SIGINT or the shutdown token: stops accepting, lets in-flight
     /// requests finish (up to 30 s), stops the mail worker, closes the pool.
     pub async fn run(self) -> std::io::Result<()> {
-        let App {
-            listener,
-            state,
-            shutdown,
-            worker,
-        } = self;
+        let App { listener, state, shutdown, worker } = self;
         let router = crate::http::router(state.clone());
         let token = shutdown.clone();
         let signal = async move {
@@ -89,11 +69,8 @@ impl App {
             }
             tracing::info!("shutting down: finishing in-flight requests");
         };
-        let serve = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(signal);
+        let serve = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(signal);
         let served = serve.into_future();
         tokio::pin!(served);
         let result = tokio::select! {

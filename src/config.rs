@@ -85,10 +85,7 @@ pub struct ConfigError {
 }
 
 fn err(setting: &str, problem: impl Into<String>) -> ConfigError {
-    ConfigError {
-        setting: setting.to_string(),
-        problem: problem.into(),
-    }
+    ConfigError { setting: setting.to_string(), problem: problem.into() }
 }
 
 const KEYS: &[&str] = &[
@@ -118,25 +115,17 @@ impl Config {
     pub fn load() -> Result<Config, ConfigError> {
         let mut values = HashMap::new();
         let explicit = std::env::var("GATEHOUSE_CONFIG").ok();
-        let path = explicit
-            .clone()
-            .unwrap_or_else(|| "gatehouse.toml".to_string());
+        let path = explicit.clone().unwrap_or_else(|| "gatehouse.toml".to_string());
         match std::fs::read_to_string(&path) {
             Ok(text) => {
-                let table: toml::Table = text
-                    .parse()
-                    .map_err(|e| err(&path, format!("not valid TOML: {e}")))?;
+                let table: toml::Table = text.parse().map_err(|e| err(&path, format!("not valid TOML: {e}")))?;
                 for var in KEYS {
                     if let Some(v) = table.get(&file_key(var)) {
                         let s = match v {
                             toml::Value::String(s) => s.clone(),
                             toml::Value::Array(items) => items
                                 .iter()
-                                .map(|i| {
-                                    i.as_str()
-                                        .map(str::to_string)
-                                        .unwrap_or_else(|| i.to_string())
-                                })
+                                .map(|i| i.as_str().map(str::to_string).unwrap_or_else(|| i.to_string()))
                                 .collect::<Vec<_>>()
                                 .join(","),
                             other => other.to_string(),
@@ -144,16 +133,11 @@ impl Config {
                         values.insert(var.to_string(), s);
                     }
                 }
-                if let Some(unknown) = table
-                    .keys()
-                    .find(|k| !KEYS.iter().any(|v| file_key(v) == **k))
-                {
+                if let Some(unknown) = table.keys().find(|k| !KEYS.iter().any(|v| file_key(v) == **k)) {
                     return Err(err(&path, format!("unknown key `{unknown}`")));
                 }
             }
-            Err(e) if explicit.is_some() => {
-                return Err(err("GATEHOUSE_CONFIG", format!("cannot read {path}: {e}")))
-            }
+            Err(e) if explicit.is_some() => return Err(err("GATEHOUSE_CONFIG", format!("cannot read {path}: {e}"))),
             Err(_) => {}
         }
         for var in KEYS {
@@ -166,73 +150,47 @@ impl Config {
 
     /// Builds a configuration from variable names to raw values; missing ones take defaults.
     pub fn from_values(values: &HashMap<String, String>) -> Result<Config, ConfigError> {
-        let get = |k: &str| {
-            values
-                .get(k)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
+        let get = |k: &str| values.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
 
         let addr = get("GATEHOUSE_ADDR").unwrap_or_else(|| "127.0.0.1:3000".into());
-        let addr: SocketAddr = addr.parse().map_err(|_| {
-            err(
-                "GATEHOUSE_ADDR",
-                format!("`{addr}` is not an address such as 127.0.0.1:3000"),
-            )
-        })?;
+        let addr: SocketAddr = addr
+            .parse()
+            .map_err(|_| err("GATEHOUSE_ADDR", format!("`{addr}` is not an address such as 127.0.0.1:3000")))?;
 
-        let database_url =
-            get("DATABASE_URL").unwrap_or_else(|| "sqlite://data/gatehouse.db?mode=rwc".into());
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| "sqlite://data/gatehouse.db?mode=rwc".into());
         if !(database_url.starts_with("sqlite:")
             || database_url.starts_with("postgres://")
             || database_url.starts_with("postgresql://"))
         {
-            return Err(err(
-                "DATABASE_URL",
-                "must start with sqlite: or postgres://",
-            ));
+            return Err(err("DATABASE_URL", "must start with sqlite: or postgres://"));
         }
 
         let base = get("GATEHOUSE_BASE_URL").unwrap_or_else(|| "http://localhost:3000".into());
-        let base_url = Url::parse(&base)
-            .map_err(|e| err("GATEHOUSE_BASE_URL", format!("`{base}` is not a URL: {e}")))?;
+        let base_url =
+            Url::parse(&base).map_err(|e| err("GATEHOUSE_BASE_URL", format!("`{base}` is not a URL: {e}")))?;
         if !matches!(base_url.scheme(), "http" | "https") || base_url.host().is_none() {
             return Err(err("GATEHOUSE_BASE_URL", "must be an http or https URL"));
         }
 
         let mut trusted_origins = vec![base_url.origin().ascii_serialization()];
-        for o in get("GATEHOUSE_TRUSTED_ORIGINS")
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|o| !o.is_empty())
+        for o in
+            get("GATEHOUSE_TRUSTED_ORIGINS").unwrap_or_default().split(',').map(str::trim).filter(|o| !o.is_empty())
         {
             let u = Url::parse(o).map_err(|_| {
-                err(
-                    "GATEHOUSE_TRUSTED_ORIGINS",
-                    format!("`{o}` is not an origin such as https://app.example.com"),
-                )
+                err("GATEHOUSE_TRUSTED_ORIGINS", format!("`{o}` is not an origin such as https://app.example.com"))
             })?;
             trusted_origins.push(u.origin().ascii_serialization());
         }
 
         let mut trusted_proxies = Vec::new();
-        for p in get("GATEHOUSE_TRUSTED_PROXIES")
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
+        for p in
+            get("GATEHOUSE_TRUSTED_PROXIES").unwrap_or_default().split(',').map(str::trim).filter(|p| !p.is_empty())
         {
             // A bare address means just that host.
             let net = p
                 .parse::<ipnet::IpNet>()
                 .or_else(|_| p.parse::<IpAddr>().map(ipnet::IpNet::from))
-                .map_err(|_| {
-                    err(
-                        "GATEHOUSE_TRUSTED_PROXIES",
-                        format!("`{p}` is not a CIDR such as 10.0.0.0/8"),
-                    )
-                })?;
+                .map_err(|_| err("GATEHOUSE_TRUSTED_PROXIES", format!("`{p}` is not a CIDR such as 10.0.0.0/8")))?;
             trusted_proxies.push(net);
         }
 
@@ -243,91 +201,51 @@ impl Config {
             }
             MailTransport::File(PathBuf::from(dir))
         } else if mail_url.starts_with("smtp://") || mail_url.starts_with("smtps://") {
-            Url::parse(&mail_url)
-                .map_err(|_| err("GATEHOUSE_MAIL_URL", "not a valid smtp:// URL"))?;
+            Url::parse(&mail_url).map_err(|_| err("GATEHOUSE_MAIL_URL", "not a valid smtp:// URL"))?;
             MailTransport::Smtp(mail_url)
         } else {
-            return Err(err(
-                "GATEHOUSE_MAIL_URL",
-                "must be file://DIR, smtp://... or smtps://...",
-            ));
+            return Err(err("GATEHOUSE_MAIL_URL", "must be file://DIR, smtp://... or smtps://..."));
         };
 
-        let mail_from =
-            get("GATEHOUSE_MAIL_FROM").unwrap_or_else(|| "Gatehouse <no-reply@localhost>".into());
-        mail_from.parse::<lettre::message::Mailbox>().map_err(|e| {
-            err(
-                "GATEHOUSE_MAIL_FROM",
-                format!("`{mail_from}` is not a mailbox: {e}"),
-            )
-        })?;
+        let mail_from = get("GATEHOUSE_MAIL_FROM").unwrap_or_else(|| "Gatehouse <no-reply@localhost>".into());
+        mail_from
+            .parse::<lettre::message::Mailbox>()
+            .map_err(|e| err("GATEHOUSE_MAIL_FROM", format!("`{mail_from}` is not a mailbox: {e}")))?;
 
         let rate_limit = flag(get("GATEHOUSE_RATE_LIMIT"), true, "GATEHOUSE_RATE_LIMIT")?;
         let rate_limit_store = match get("GATEHOUSE_RATE_LIMIT_STORE").as_deref() {
             None | Some("memory") => RateLimitStore::Memory,
             Some("database") => RateLimitStore::Database,
-            Some(o) => {
-                return Err(err(
-                    "GATEHOUSE_RATE_LIMIT_STORE",
-                    format!("`{o}` is not memory or database"),
-                ))
-            }
+            Some(o) => return Err(err("GATEHOUSE_RATE_LIMIT_STORE", format!("`{o}` is not memory or database"))),
         };
-        let require_email_verification = flag(
-            get("GATEHOUSE_REQUIRE_EMAIL_VERIFICATION"),
-            false,
-            "GATEHOUSE_REQUIRE_EMAIL_VERIFICATION",
-        )?;
-        let graphql_introspection = flag(
-            get("GATEHOUSE_GRAPHQL_INTROSPECTION"),
-            true,
-            "GATEHOUSE_GRAPHQL_INTROSPECTION",
-        )?;
+        let require_email_verification =
+            flag(get("GATEHOUSE_REQUIRE_EMAIL_VERIFICATION"), false, "GATEHOUSE_REQUIRE_EMAIL_VERIFICATION")?;
+        let graphql_introspection =
+            flag(get("GATEHOUSE_GRAPHQL_INTROSPECTION"), true, "GATEHOUSE_GRAPHQL_INTROSPECTION")?;
 
-        let cores = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2);
-        let db_max_connections = match get("GATEHOUSE_DB_MAX_CONNECTIONS") {
-            None => (cores * 4).clamp(8, 32) as u32,
-            Some(v) => v
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=1000).contains(n))
-                .ok_or_else(|| {
-                    err(
-                        "GATEHOUSE_DB_MAX_CONNECTIONS",
-                        format!("`{v}` is not a number from 1 to 1000"),
-                    )
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let db_max_connections =
+            match get("GATEHOUSE_DB_MAX_CONNECTIONS") {
+                None => (cores * 4).clamp(8, 32) as u32,
+                Some(v) => v.parse::<u32>().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| {
+                    err("GATEHOUSE_DB_MAX_CONNECTIONS", format!("`{v}` is not a number from 1 to 1000"))
                 })?,
-        };
+            };
         let hash_concurrency = match get("GATEHOUSE_HASH_CONCURRENCY") {
             None => cores,
             Some(v) => v
                 .parse::<usize>()
                 .ok()
                 .filter(|n| (1..=256).contains(n))
-                .ok_or_else(|| {
-                    err(
-                        "GATEHOUSE_HASH_CONCURRENCY",
-                        format!("`{v}` is not a number from 1 to 256"),
-                    )
-                })?,
+                .ok_or_else(|| err("GATEHOUSE_HASH_CONCURRENCY", format!("`{v}` is not a number from 1 to 256")))?,
         };
         let log_format = match get("GATEHOUSE_LOG_FORMAT").as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
-            Some(o) => {
-                return Err(err(
-                    "GATEHOUSE_LOG_FORMAT",
-                    format!("`{o}` is not text or json"),
-                ))
-            }
+            Some(o) => return Err(err("GATEHOUSE_LOG_FORMAT", format!("`{o}` is not text or json"))),
         };
-        let cookie_secure = flag(
-            get("GATEHOUSE_COOKIE_SECURE"),
-            base_url.scheme() == "https",
-            "GATEHOUSE_COOKIE_SECURE",
-        )?;
+        let cookie_secure =
+            flag(get("GATEHOUSE_COOKIE_SECURE"), base_url.scheme() == "https", "GATEHOUSE_COOKIE_SECURE")?;
 
         Ok(Config {
             addr,

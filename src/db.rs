@@ -5,8 +5,8 @@ use std::time::Duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 
 /// The connection pool.
@@ -98,10 +98,7 @@ impl Db {
 
     /// True when a trivial query succeeds (readiness).
     pub async fn ping(&self) -> bool {
-        tokio::time::timeout(Duration::from_secs(2), self.conn.ping())
-            .await
-            .map(|r| r.is_ok())
-            .unwrap_or(false)
+        tokio::time::timeout(Duration::from_secs(2), self.conn.ping()).await.map(|r| r.is_ok()).unwrap_or(false)
     }
 }
 

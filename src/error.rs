@@ -122,11 +122,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, error: impl Into<String>, location: Location) -> Self {
-        Self {
-            field: field.into(),
-            error: error.into(),
-            location,
-        }
+        Self { field: field.into(), error: error.into(), location }
     }
     pub fn body(field: impl Into<String>, error: impl Into<String>) -> Self {
         Self::new(field, error, Location::Body)
@@ -155,13 +151,7 @@ pub type AppResult<T> = Result<T, AppError>;
 
 impl AppError {
     pub fn new(code: Code, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            meta: None,
-            headers: Vec::new(),
-            internal: None,
-        }
+        Self { code, message: message.into(), meta: None, headers: Vec::new(), internal: None }
     }
 
     pub fn with_meta(mut self, meta: Value) -> Self {
@@ -245,10 +235,7 @@ where
 
 /// True when the database refused a row because a unique index already holds its value.
 pub fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
-    matches!(
-        err.sql_err(),
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-    )
+    matches!(err.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
 }
 
 /// Maps a unique violation to the given error and anything else through `From<DbErr>`.

@@ -51,9 +51,7 @@ async fn main() {
     gatehouse::telemetry::init(config.log_format);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
-            let app = gatehouse::app::App::build(config)
-                .await
-                .unwrap_or_else(|e| fail(e));
+            let app = gatehouse::app::App::build(config).await.unwrap_or_else(|e| fail(e));
             tracing::info!(addr = %app.local_addr(), "gatehouse listening");
             if let Err(e) = app.run().await {
                 fail(format!("server error: {e}"));

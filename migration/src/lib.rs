@@ -10,10 +10,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![
-            Box::new(m20261127_000001_accounts::Migration),
-            Box::new(m20261127_000002_tenancy::Migration),
-        ]
+        vec![Box::new(m20261127_000001_accounts::Migration), Box::new(m20261127_000002_tenancy::Migration)]
     }
 }
 

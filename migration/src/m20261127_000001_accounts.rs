@@ -131,14 +131,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        for t in [
-            "login_history",
-            "mail_outbox",
-            "email_tokens",
-            "sessions",
-            "password_credentials",
-            "users",
-        ] {
+        for t in ["login_history", "mail_outbox", "email_tokens", "sessions", "password_credentials", "users"] {
             m.drop_table(Table::drop().table(t).to_owned()).await?;
         }
         Ok(())
@@ -146,14 +139,9 @@ impl MigrationTrait for Migration {
 }
 
 /// A plain (non-unique) index named after its table and columns.
-pub(crate) async fn index(
-    m: &SchemaManager<'_>,
-    table: &'static str,
-    cols: &[&'static str],
-) -> Result<(), DbErr> {
+pub(crate) async fn index(m: &SchemaManager<'_>, table: &'static str, cols: &[&'static str]) -> Result<(), DbErr> {
     let mut stmt = Index::create();
-    stmt.name(format!("idx_{}_{}", table, cols.join("_")))
-        .table(table);
+    stmt.name(format!("idx_{}_{}", table, cols.join("_"))).table(table);
     for c in cols {
         stmt.col(*c);
     }
@@ -161,15 +149,9 @@ pub(crate) async fn index(
 }
 
 /// A unique index over several columns.
-pub(crate) async fn unique(
-    m: &SchemaManager<'_>,
-    table: &'static str,
-    cols: &[&'static str],
-) -> Result<(), DbErr> {
+pub(crate) async fn unique(m: &SchemaManager<'_>, table: &'static str, cols: &[&'static str]) -> Result<(), DbErr> {
     let mut stmt = Index::create();
-    stmt.name(format!("uq_{}_{}", table, cols.join("_")))
-        .table(table)
-        .unique();
+    stmt.name(format!("uq_{}_{}", table, cols.join("_"))).table(table).unique();
     for c in cols {
         stmt.col(*c);
     }

@@ -7,11 +7,7 @@ use sea_orm_migration::{prelude::*, schema::*};
 pub struct Migration;
 
 fn cascade(from: &'static str, col: &'static str, to: &'static str) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .from(from, col)
-        .to(to, "id")
-        .on_delete(ForeignKeyAction::Cascade)
-        .take()
+    ForeignKey::create().from(from, col).to(to, "id").on_delete(ForeignKeyAction::Cascade).take()
 }
 
 #[async_trait::async_trait]
@@ -39,11 +35,7 @@ impl MigrationTrait for Migration {
                 .col(string_len("role", 16))
                 .col(ts("created_at"))
                 .col(ts("updated_at"))
-                .foreign_key(&mut cascade(
-                    "memberships",
-                    "organization_id",
-                    "organizations",
-                ))
+                .foreign_key(&mut cascade("memberships", "organization_id", "organizations"))
                 .foreign_key(&mut cascade("memberships", "user_id", "users"))
                 .take(),
         )

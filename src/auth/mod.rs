@@ -31,10 +31,7 @@ pub fn cookie_name(config: &Config) -> &'static str {
 /// The `Set-Cookie` value for a session token. `max_age` is `None` for a cookie that ends with
 /// the browser session (sign-in with `rememberMe: false`).
 pub fn session_cookie(config: &Config, token: &str, max_age: Option<chrono::TimeDelta>) -> String {
-    let mut c = format!(
-        "{}={token}; HttpOnly; SameSite=Lax; Path=/",
-        cookie_name(config)
-    );
+    let mut c = format!("{}={token}; HttpOnly; SameSite=Lax; Path=/", cookie_name(config));
     if let Some(age) = max_age {
         c.push_str(&format!("; Max-Age={}", age.num_seconds().max(0)));
     }
@@ -46,10 +43,7 @@ pub fn session_cookie(config: &Config, token: &str, max_age: Option<chrono::Time
 
 /// The `Set-Cookie` value that removes the session cookie.
 pub fn clear_session_cookie(config: &Config) -> String {
-    let mut c = format!(
-        "{}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0",
-        cookie_name(config)
-    );
+    let mut c = format!("{}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0", cookie_name(config));
     if config.cookie_secure {
         c.push_str("; Secure");
     }
@@ -95,10 +89,7 @@ pub async fn resolve(state: &AppState, headers: &HeaderMap) -> AppResult<Option<
         let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
         let token = token.trim();
         if !scheme.eq_ignore_ascii_case("bearer") {
-            return Err(AppError::new(
-                Code::InvalidOrExpiredToken,
-                "Unsupported authorization scheme",
-            ));
+            return Err(AppError::new(Code::InvalidOrExpiredToken, "Unsupported authorization scheme"));
         }
         if token.is_empty() {
             return Err(no_token());
@@ -107,20 +98,14 @@ pub async fn resolve(state: &AppState, headers: &HeaderMap) -> AppResult<Option<
             return resolve_key(state, token).await.map(Some);
         }
         // OAuth access tokens arrive in a later phase; until then no bearer token is valid.
-        return Err(AppError::new(
-            Code::InvalidOrExpiredToken,
-            "Invalid or expired token",
-        ));
+        return Err(AppError::new(Code::InvalidOrExpiredToken, "Invalid or expired token"));
     }
     Ok(None)
 }
 
 async fn resolve_key(state: &AppState, raw: &str) -> AppResult<Resolved> {
     let principal = api_keys::authenticate(&state.db.conn, raw).await?;
-    Ok(Resolved {
-        principal,
-        refreshed_cookie: None,
-    })
+    Ok(Resolved { principal, refreshed_cookie: None })
 }
 
 async fn resolve_session(state: &AppState, token: &str) -> AppResult<Resolved> {
@@ -129,23 +114,13 @@ async fn resolve_session(state: &AppState, token: &str) -> AppResult<Resolved> {
         return Err(invalid());
     }
     let conn = &state.db.conn;
-    let (session, refreshed) = sessions::find_live(conn, token)
-        .await?
-        .ok_or_else(invalid)?;
-    let u = user::Entity::find_by_id(session.user_id.clone())
-        .one(conn)
-        .await?
-        .ok_or_else(invalid)?;
+    let (session, refreshed) = sessions::find_live(conn, token).await?.ok_or_else(invalid)?;
+    let u = user::Entity::find_by_id(session.user_id.clone()).one(conn).await?.ok_or_else(invalid)?;
     if !u.is_active {
-        return Err(AppError::new(
-            Code::UserNotActive,
-            "This account is deactivated",
-        ));
+        return Err(AppError::new(Code::UserNotActive, "This account is deactivated"));
     }
     let refreshed_cookie = refreshed.then(|| {
-        let age = session
-            .remember
-            .then(|| session.expires_at - crate::domain::now());
+        let age = session.remember.then(|| session.expires_at - crate::domain::now());
         session_cookie(&state.config, token, age)
     });
     Ok(Resolved {

@@ -33,10 +33,7 @@ impl Hasher {
             .hash_password(crate::auth::tokens::random_alphanumeric(32).as_bytes())
             .expect("hashing a random password")
             .to_string();
-        Hasher {
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
-            dummy: dummy.into(),
-        }
+        Hasher { permits: Arc::new(Semaphore::new(concurrency.max(1))), dummy: dummy.into() }
     }
 
     /// How many hashes may run at once.
@@ -44,10 +41,7 @@ impl Hasher {
         self.permits.available_permits()
     }
 
-    async fn blocking<T: Send + 'static>(
-        &self,
-        f: impl FnOnce() -> T + Send + 'static,
-    ) -> AppResult<T> {
+    async fn blocking<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
         let _permit = self.permits.acquire().await.map_err(AppError::internal)?;
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || span.in_scope(f))
@@ -59,13 +53,9 @@ impl Hasher {
     /// The PHC string of `password` with a fresh random salt.
     pub async fn hash(&self, password: &str) -> AppResult<String> {
         let password = password.to_owned();
-        self.blocking(move || {
-            argon2()
-                .hash_password(password.as_bytes())
-                .map(|h| h.to_string())
-        })
-        .await?
-        .map_err(AppError::internal)
+        self.blocking(move || argon2().hash_password(password.as_bytes()).map(|h| h.to_string()))
+            .await?
+            .map_err(AppError::internal)
     }
 
     /// Verifies `password` against `phc`, or against the dummy hash when `phc` is `None`
@@ -73,14 +63,10 @@ impl Hasher {
     pub async fn verify(&self, password: &str, phc: Option<&str>) -> AppResult<bool> {
         let password = password.to_owned();
         let known = phc.is_some();
-        let phc: String = phc
-            .map(str::to_owned)
-            .unwrap_or_else(|| self.dummy.to_string());
+        let phc: String = phc.map(str::to_owned).unwrap_or_else(|| self.dummy.to_string());
         let ok = self
             .blocking(move || match PasswordHash::new(&phc) {
-                Ok(parsed) => argon2()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok(),
+                Ok(parsed) => argon2().verify_password(password.as_bytes(), &parsed).is_ok(),
                 Err(_) => false,
             })
             .await?;

@@ -115,13 +115,7 @@ impl Role {
     pub fn permissions(self) -> &'static [Permission] {
         use Permission::*;
         match self {
-            Role::Owner => &[
-                OrganizationRead,
-                OrganizationUpdate,
-                ManageMembers,
-                ManageBilling,
-                ManageSecurity,
-            ],
+            Role::Owner => &[OrganizationRead, OrganizationUpdate, ManageMembers, ManageBilling, ManageSecurity],
             Role::Admin => &[OrganizationRead, OrganizationUpdate, ManageMembers],
             Role::Member => &[OrganizationRead],
         }
@@ -204,40 +198,24 @@ impl Principal {
 
     /// The route needs every scope in `required` on the credential.
     pub fn require(&self, required: &[Scope]) -> AppResult<()> {
-        let missing: Vec<Scope> = required
-            .iter()
-            .copied()
-            .filter(|s| !self.scopes.contains(s))
-            .collect();
+        let missing: Vec<Scope> = required.iter().copied().filter(|s| !self.scopes.contains(s)).collect();
         if missing.is_empty() {
             return Ok(());
         }
         match self.kind {
-            CredentialKind::Session => Err(AppError::new(
-                Code::InsufficientPermissions,
-                "Insufficient permissions",
-            )),
-            _ if self.scopes.is_empty() => Err(AppError::new(
-                Code::NoScopesAvailable,
-                "This credential carries no scopes",
-            )),
+            CredentialKind::Session => Err(AppError::new(Code::InsufficientPermissions, "Insufficient permissions")),
+            _ if self.scopes.is_empty() => {
+                Err(AppError::new(Code::NoScopesAvailable, "This credential carries no scopes"))
+            }
             CredentialKind::ApiKey => {
                 let names = |v: &[Scope]| v.iter().map(|s| s.as_str()).collect::<Vec<_>>();
                 Err(AppError::new(
                     Code::ApiKeyMissingScopes,
-                    format!(
-                        "API key is missing required scopes: {}",
-                        names(&missing).join(", ")
-                    ),
+                    format!("API key is missing required scopes: {}", names(&missing).join(", ")),
                 )
-                .with_meta(
-                    json!({ "requiredScopes": names(required), "missingScopes": names(&missing) }),
-                ))
+                .with_meta(json!({ "requiredScopes": names(required), "missingScopes": names(&missing) })))
             }
-            CredentialKind::OAuth => Err(AppError::new(
-                Code::InsufficientPermissions,
-                "Insufficient scope",
-            )),
+            CredentialKind::OAuth => Err(AppError::new(Code::InsufficientPermissions, "Insufficient scope")),
         }
     }
 
@@ -246,10 +224,7 @@ impl Principal {
         if self.is_session() {
             Ok(())
         } else {
-            Err(AppError::new(
-                Code::SessionRequired,
-                "This action requires a signed-in session",
-            ))
+            Err(AppError::new(Code::SessionRequired, "This action requires a signed-in session"))
         }
     }
 }
@@ -276,14 +251,9 @@ impl Tenant {
     /// The standing a membership row gives. Only the domain builds tenants from memberships it
     /// looked up for the principal itself (its own lists), never from input.
     pub(super) fn from_membership(m: &membership::Model) -> AppResult<Tenant> {
-        let role = Role::parse(&m.role).ok_or_else(|| {
-            AppError::internal(format!("membership {} has role {}", m.id, m.role))
-        })?;
-        Ok(Tenant {
-            org_id: m.organization_id.clone(),
-            role,
-            membership_id: m.id.clone(),
-        })
+        let role = Role::parse(&m.role)
+            .ok_or_else(|| AppError::internal(format!("membership {} has role {}", m.id, m.role)))?;
+        Ok(Tenant { org_id: m.organization_id.clone(), role, membership_id: m.id.clone() })
     }
 
     pub fn require(&self, p: Permission) -> AppResult<()> {
@@ -292,10 +262,7 @@ impl Tenant {
         } else {
             Err(AppError::new(
                 Code::InsufficientPermissions,
-                format!(
-                    "Your role in this organization lacks the {} permission",
-                    p.as_str()
-                ),
+                format!("Your role in this organization lacks the {} permission", p.as_str()),
             ))
         }
     }
@@ -318,9 +285,7 @@ pub async fn tenant(
     }
     if let Some(pin) = &principal.pinned_org {
         if pin != org_id {
-            return Err(AppError::forbidden(
-                "This API key is pinned to another organization",
-            ));
+            return Err(AppError::forbidden("This API key is pinned to another organization"));
         }
     }
     let m = membership::Entity::find()

@@ -2,9 +2,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 use validator::Validate;
 
@@ -95,16 +93,11 @@ pub async fn sign_up(state: &AppState, mut input: SignUp) -> AppResult<SignedUp>
             }
         }
     }
-    Err(AppError::internal(
-        "sign-up kept colliding on generated handles",
-    ))
+    Err(AppError::internal("sign-up kept colliding on generated handles"))
 }
 
 fn already_exists() -> AppError {
-    AppError::new(
-        Code::UserAlreadyExists,
-        "An account with this email already exists",
-    )
+    AppError::new(Code::UserAlreadyExists, "An account with this email already exists")
 }
 
 enum SignUpError {
@@ -128,18 +121,9 @@ impl From<AppError> for SignUpError {
     }
 }
 
-async fn try_sign_up(
-    state: &AppState,
-    input: &SignUp,
-    hash: &str,
-) -> Result<SignedUp, SignUpError> {
+async fn try_sign_up(state: &AppState, input: &SignUp, hash: &str) -> Result<SignedUp, SignUpError> {
     let txn = state.db.begin().await?;
-    if user::Entity::find()
-        .filter(user::Column::Email.eq(input.email.clone()))
-        .one(&txn)
-        .await?
-        .is_some()
-    {
+    if user::Entity::find().filter(user::Column::Email.eq(input.email.clone())).one(&txn).await?.is_some() {
         return Err(SignUpError::App(already_exists()));
     }
     let t = now();
@@ -169,30 +153,17 @@ async fn try_sign_up(
     }
     .insert(&txn)
     .await?;
-    let org_name = format!("{}'s organization", input.name)
-        .chars()
-        .take(100)
-        .collect::<String>();
-    let org = organizations::create_owned(&txn, &u.id, &org_name, &handle, t)
-        .await
-        .map_err(|e| match e {
-            organizations::CreateError::Db(db) => SignUpError::from(db),
-            organizations::CreateError::App(app) => SignUpError::App(app),
-        })?;
+    let org_name = format!("{}'s organization", input.name).chars().take(100).collect::<String>();
+    let org = organizations::create_owned(&txn, &u.id, &org_name, &handle, t).await.map_err(|e| match e {
+        organizations::CreateError::Db(db) => SignUpError::from(db),
+        organizations::CreateError::App(app) => SignUpError::App(app),
+    })?;
     let token = issue_token(&txn, &u.id, PURPOSE_VERIFY, VERIFY_TTL, t).await?;
-    mail::enqueue(
-        &txn,
-        templates::verify_email(state.config.base(), &u.email, &u.full_name, &token),
-        t,
-    )
-    .await?;
+    mail::enqueue(&txn, templates::verify_email(state.config.base(), &u.email, &u.full_name, &token), t).await?;
     let org_view = organizations::view_for_owner(&txn, org).await?;
     txn.commit().await?;
     let user_view = UserView::new(u, 1);
-    Ok(SignedUp {
-        user: user_view,
-        organization: org_view,
-    })
+    Ok(SignedUp { user: user_view, organization: org_view })
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Validate)]
@@ -224,32 +195,15 @@ pub struct SignedIn {
 
 /// Verifies the password (against a dummy hash when the email is unknown, so timing reveals
 /// nothing), records the attempt in the login history, and opens a fresh session.
-pub async fn sign_in(
-    state: &AppState,
-    mut input: SignIn,
-    client: &ClientInfo,
-) -> AppResult<SignedIn> {
+pub async fn sign_in(state: &AppState, mut input: SignIn, client: &ClientInfo) -> AppResult<SignedIn> {
     normalize_email(&mut input.email);
     validate(&input)?;
-    let found = user::Entity::find()
-        .filter(user::Column::Email.eq(input.email.clone()))
-        .one(&state.db.conn)
-        .await?;
+    let found = user::Entity::find().filter(user::Column::Email.eq(input.email.clone())).one(&state.db.conn).await?;
     let credential = match &found {
-        Some(u) => {
-            password_credential::Entity::find_by_id(u.id.clone())
-                .one(&state.db.conn)
-                .await?
-        }
+        Some(u) => password_credential::Entity::find_by_id(u.id.clone()).one(&state.db.conn).await?,
         None => None,
     };
-    let ok = state
-        .hasher
-        .verify(
-            &input.password,
-            credential.as_ref().map(|c| c.password_hash.as_str()),
-        )
-        .await?;
+    let ok = state.hasher.verify(&input.password, credential.as_ref().map(|c| c.password_hash.as_str())).await?;
     let Some(u) = found else {
         return Err(invalid_credentials());
     };
@@ -257,15 +211,9 @@ pub async fn sign_in(
     let refusal = if !ok {
         Some(invalid_credentials())
     } else if !u.is_active {
-        Some(AppError::new(
-            Code::UserNotActive,
-            "This account is deactivated",
-        ))
+        Some(AppError::new(Code::UserNotActive, "This account is deactivated"))
     } else if state.config.require_email_verification && !u.is_verified {
-        Some(AppError::new(
-            Code::EmailNotVerified,
-            "Verify your email address before signing in",
-        ))
+        Some(AppError::new(Code::EmailNotVerified, "Verify your email address before signing in"))
     } else {
         None
     };
@@ -276,8 +224,7 @@ pub async fn sign_in(
         return Err(e);
     }
     let remember_me = input.remember_me.unwrap_or(true);
-    let NewSession { token, session } =
-        sessions::create(&txn, &u.id, client, remember_me, t).await?;
+    let NewSession { token, session } = sessions::create(&txn, &u.id, client, remember_me, t).await?;
     let mut am = u.into_active_model();
     am.last_login_at = Set(Some(t));
     let u = am.update(&txn).await?;
@@ -285,10 +232,7 @@ pub async fn sign_in(
     txn.commit().await?;
     Ok(SignedIn {
         user: view,
-        session: SessionInfo {
-            id: session.id,
-            expires_at: session.expires_at.into(),
-        },
+        session: SessionInfo { id: session.id, expires_at: session.expires_at.into() },
         token,
         remember_me,
     })
@@ -351,12 +295,7 @@ async fn issue_token(
 }
 
 /// Consumes a token atomically: of two concurrent uses exactly one gets the user id.
-async fn consume_token(
-    conn: &impl ConnectionTrait,
-    raw: &str,
-    purpose: &str,
-    t: DateTime<Utc>,
-) -> AppResult<String> {
+async fn consume_token(conn: &impl ConnectionTrait, raw: &str, purpose: &str, t: DateTime<Utc>) -> AppResult<String> {
     let invalid = || AppError::new(Code::InvalidToken, "This link is invalid, used or expired");
     if raw.is_empty() || raw.len() > 256 {
         return Err(invalid());
@@ -389,9 +328,7 @@ pub async fn verify_email(state: &AppState, token: &str) -> AppResult<UserView> 
     let u = user::Entity::find_by_id(user_id)
         .one(&txn)
         .await?
-        .ok_or_else(|| {
-            AppError::new(Code::InvalidToken, "This link is invalid, used or expired")
-        })?;
+        .ok_or_else(|| AppError::new(Code::InvalidToken, "This link is invalid, used or expired"))?;
     let u = if u.is_verified {
         u
     } else {
@@ -417,11 +354,7 @@ pub struct EmailOnly {
 pub async fn send_verification_email(state: &AppState, mut input: EmailOnly) -> AppResult<()> {
     normalize_email(&mut input.email);
     validate(&input)?;
-    let Some(u) = user::Entity::find()
-        .filter(user::Column::Email.eq(input.email))
-        .one(&state.db.conn)
-        .await?
-    else {
+    let Some(u) = user::Entity::find().filter(user::Column::Email.eq(input.email)).one(&state.db.conn).await? else {
         return Ok(());
     };
     if u.is_verified || !u.is_active {
@@ -430,12 +363,7 @@ pub async fn send_verification_email(state: &AppState, mut input: EmailOnly) -> 
     let t = now();
     let txn = state.db.begin().await?;
     let token = issue_token(&txn, &u.id, PURPOSE_VERIFY, VERIFY_TTL, t).await?;
-    mail::enqueue(
-        &txn,
-        templates::verify_email(state.config.base(), &u.email, &u.full_name, &token),
-        t,
-    )
-    .await?;
+    mail::enqueue(&txn, templates::verify_email(state.config.base(), &u.email, &u.full_name, &token), t).await?;
     txn.commit().await?;
     state.mail.wake();
     Ok(())
@@ -445,11 +373,7 @@ pub async fn send_verification_email(state: &AppState, mut input: EmailOnly) -> 
 pub async fn request_password_reset(state: &AppState, mut input: EmailOnly) -> AppResult<()> {
     normalize_email(&mut input.email);
     validate(&input)?;
-    let Some(u) = user::Entity::find()
-        .filter(user::Column::Email.eq(input.email))
-        .one(&state.db.conn)
-        .await?
-    else {
+    let Some(u) = user::Entity::find().filter(user::Column::Email.eq(input.email)).one(&state.db.conn).await? else {
         return Ok(());
     };
     if !u.is_active {
@@ -458,12 +382,7 @@ pub async fn request_password_reset(state: &AppState, mut input: EmailOnly) -> A
     let t = now();
     let txn = state.db.begin().await?;
     let token = issue_token(&txn, &u.id, PURPOSE_RESET, RESET_TTL, t).await?;
-    mail::enqueue(
-        &txn,
-        templates::password_reset(state.config.base(), &u.email, &u.full_name, &token),
-        t,
-    )
-    .await?;
+    mail::enqueue(&txn, templates::password_reset(state.config.base(), &u.email, &u.full_name, &token), t).await?;
     txn.commit().await?;
     state.mail.wake();
     Ok(())
@@ -488,25 +407,14 @@ pub async fn reset_password(state: &AppState, input: ResetPassword) -> AppResult
     let txn = state.db.begin().await?;
     let user_id = consume_token(&txn, &input.token, PURPOSE_RESET, t).await?;
     set_password(&txn, &user_id, hash, t).await?;
-    session::Entity::delete_many()
-        .filter(session::Column::UserId.eq(user_id))
-        .exec(&txn)
-        .await?;
+    session::Entity::delete_many().filter(session::Column::UserId.eq(user_id)).exec(&txn).await?;
     txn.commit().await?;
     Ok(())
 }
 
-async fn set_password(
-    conn: &impl ConnectionTrait,
-    user_id: &str,
-    hash: String,
-    t: DateTime<Utc>,
-) -> AppResult<()> {
+async fn set_password(conn: &impl ConnectionTrait, user_id: &str, hash: String, t: DateTime<Utc>) -> AppResult<()> {
     let res = password_credential::Entity::update_many()
-        .col_expr(
-            password_credential::Column::PasswordHash,
-            Expr::value(hash.clone()),
-        )
+        .col_expr(password_credential::Column::PasswordHash, Expr::value(hash.clone()))
         .col_expr(password_credential::Column::UpdatedAt, Expr::value(t))
         .filter(password_credential::Column::UserId.eq(user_id))
         .exec(conn)
@@ -539,36 +447,20 @@ pub struct ChangePassword {
 /// `POST /api/auth/change-password` (session only). A wrong current password is a
 /// `VALIDATION_ERROR` on `currentPassword` (decided: the caller is signed in, so 401 would
 /// wrongly suggest the session is bad).
-pub async fn change_password(
-    state: &AppState,
-    principal: &Principal,
-    input: ChangePassword,
-) -> AppResult<()> {
+pub async fn change_password(state: &AppState, principal: &Principal, input: ChangePassword) -> AppResult<()> {
     principal.require_session()?;
     validate(&input)?;
-    let cred = password_credential::Entity::find_by_id(principal.user_id().to_string())
-        .one(&state.db.conn)
-        .await?;
-    let ok = state
-        .hasher
-        .verify(
-            &input.current_password,
-            cred.as_ref().map(|c| c.password_hash.as_str()),
-        )
-        .await?;
+    let cred = password_credential::Entity::find_by_id(principal.user_id().to_string()).one(&state.db.conn).await?;
+    let ok = state.hasher.verify(&input.current_password, cred.as_ref().map(|c| c.password_hash.as_str())).await?;
     if !ok {
-        return Err(AppError::validation(vec![FieldError::body(
-            "currentPassword",
-            "Incorrect password",
-        )]));
+        return Err(AppError::validation(vec![FieldError::body("currentPassword", "Incorrect password")]));
     }
     let hash = state.hasher.hash(&input.new_password).await?;
     let t = now();
     let txn = state.db.begin().await?;
     set_password(&txn, principal.user_id(), hash, t).await?;
     if input.revoke_other_sessions.unwrap_or(false) {
-        let mut q =
-            session::Entity::delete_many().filter(session::Column::UserId.eq(principal.user_id()));
+        let mut q = session::Entity::delete_many().filter(session::Column::UserId.eq(principal.user_id()));
         if let Some(id) = &principal.session_id {
             q = q.filter(session::Column::Id.ne(id.clone()));
         }
@@ -586,10 +478,7 @@ pub async fn current_session(
     let Some(id) = &principal.session_id else {
         return Ok(None);
     };
-    let Some(s) = session::Entity::find_by_id(id.clone())
-        .one(&state.db.conn)
-        .await?
-    else {
+    let Some(s) = session::Entity::find_by_id(id.clone()).one(&state.db.conn).await? else {
         return Ok(None);
     };
     let user = users::view(&state.db.conn, principal.user.clone()).await?;

@@ -4,8 +4,8 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -48,8 +48,7 @@ impl ApiKeyView {
         ApiKeyView {
             scopes: parse_scopes(&k.scopes),
             metadata: async_graphql::Json(
-                serde_json::from_str(&k.metadata)
-                    .unwrap_or_else(|_| Value::Object(Default::default())),
+                serde_json::from_str(&k.metadata).unwrap_or_else(|_| Value::Object(Default::default())),
             ),
             id: k.id,
             name: k.name,
@@ -73,16 +72,11 @@ pub struct CreatedKey {
 }
 
 fn parse_scopes(stored: &str) -> Vec<Scope> {
-    serde_json::from_str::<Vec<String>>(stored)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|s| s.parse().ok())
-        .collect()
+    serde_json::from_str::<Vec<String>>(stored).unwrap_or_default().iter().filter_map(|s| s.parse().ok()).collect()
 }
 
 fn store_scopes(scopes: &[Scope]) -> String {
-    serde_json::to_string(&scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>())
-        .expect("strings serialize")
+    serde_json::to_string(&scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>()).expect("strings serialize")
 }
 
 /// Scope names from input: every unknown one is reported; duplicates are dropped.
@@ -97,10 +91,7 @@ fn scopes_from(names: &[String], field: &str) -> Result<Vec<Scope>, FieldError> 
         }
     }
     if !bad.is_empty() {
-        return Err(FieldError::body(
-            field,
-            format!("Unknown scope: {}", bad.join(", ")),
-        ));
+        return Err(FieldError::body(field, format!("Unknown scope: {}", bad.join(", "))));
     }
     out.sort();
     Ok(out)
@@ -120,22 +111,14 @@ pub struct CreateKey {
     #[serde(default)]
     #[validate(length(min = 1, max = 64, message = "Must be 1 to 64 characters"))]
     pub name: String,
-    #[validate(range(
-        min = 60,
-        max = 31_536_000,
-        message = "Must be between 60 and 31536000 seconds"
-    ))]
+    #[validate(range(min = 60, max = 31_536_000, message = "Must be between 60 and 31536000 seconds"))]
     pub expires_in: Option<i64>,
     pub scopes: Option<Vec<String>>,
     pub metadata: Option<serde_json::Map<String, Value>>,
 }
 
 /// `POST /api/auth/api-key/create`.
-pub async fn create(
-    state: &AppState,
-    principal: &Principal,
-    mut input: CreateKey,
-) -> AppResult<CreatedKey> {
+pub async fn create(state: &AppState, principal: &Principal, mut input: CreateKey) -> AppResult<CreatedKey> {
     principal.require(&[Scope::ApiKeysWrite])?;
     trim(&mut input.name);
     let mut errors = match input.validate() {
@@ -152,19 +135,13 @@ pub async fn create(
     let metadata = Value::Object(input.metadata.clone().unwrap_or_default());
     let metadata_text = metadata.to_string();
     if metadata_text.len() > METADATA_MAX_BYTES {
-        errors.push(FieldError::body(
-            "metadata",
-            "Must be at most 4 KiB of JSON",
-        ));
+        errors.push(FieldError::body("metadata", "Must be at most 4 KiB of JSON"));
     }
     let pin = match metadata.get("organizationId") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if is_ulid(s) => Some(s.clone()),
         Some(_) => {
-            errors.push(FieldError::body(
-                "metadata.organizationId",
-                "Must be an organization id",
-            ));
+            errors.push(FieldError::body("metadata.organizationId", "Must be an organization id"));
             None
         }
     };
@@ -180,20 +157,20 @@ pub async fn create(
     };
     if let Some(org) = &pin {
         // The creator must be a member (and a pinned creator must stay inside its pin).
-        access::tenant(&state.db.conn, principal, org, Permission::OrganizationRead)
-            .await
-            .map_err(|e| match e.code {
+        access::tenant(&state.db.conn, principal, org, Permission::OrganizationRead).await.map_err(|e| {
+            match e.code {
                 Code::TenantContextMissing => AppError::validation(vec![FieldError::body(
                     "metadata.organizationId",
                     "Must be an organization id",
                 )]),
                 _ => e,
-            })?;
+            }
+        })?;
     }
     let t = now();
     let key = format!("{PREFIX}{}", random_alphanumeric(RANDOM_LEN));
     let row = api_key::ActiveModel {
-        id: Set(format!("ak_{}", ulid::Ulid::new())),
+        id: Set(format!("ak_{}", crate::auth::tokens::new_ulid())),
         user_id: Set(principal.user_id().to_string()),
         name: Set(input.name),
         key_hash: Set(digest(&key)),
@@ -209,10 +186,7 @@ pub async fn create(
     }
     .insert(&state.db.conn)
     .await?;
-    Ok(CreatedKey {
-        key,
-        view: ApiKeyView::new(row),
-    })
+    Ok(CreatedKey { key, view: ApiKeyView::new(row) })
 }
 
 /// The caller's keys, seen through the caller's own pin (a pinned key sees only keys pinned to
@@ -226,11 +200,7 @@ fn owned(principal: &Principal) -> sea_orm::Select<api_key::Entity> {
 }
 
 /// `GET /api/auth/api-key/list`.
-pub async fn list(
-    state: &AppState,
-    principal: &Principal,
-    page: PageParams,
-) -> AppResult<Page<ApiKeyView>> {
+pub async fn list(state: &AppState, principal: &Principal, page: PageParams) -> AppResult<Page<ApiKeyView>> {
     principal.require(&[Scope::ApiKeysRead])?;
     let conn = &state.db.conn;
     let total = owned(principal).count(conn).await?;
@@ -241,31 +211,17 @@ pub async fn list(
         .limit(page.limit)
         .all(conn)
         .await?;
-    Ok(Page::new(
-        rows.into_iter().map(ApiKeyView::new).collect(),
-        total,
-        page,
-    ))
+    Ok(Page::new(rows.into_iter().map(ApiKeyView::new).collect(), total, page))
 }
 
-async fn find_owned(
-    conn: &impl ConnectionTrait,
-    principal: &Principal,
-    id: &str,
-) -> AppResult<api_key::Model> {
-    owned(principal)
-        .filter(api_key::Column::Id.eq(id))
-        .one(conn)
-        .await?
-        .ok_or_else(|| AppError::not_found("API key"))
+async fn find_owned(conn: &impl ConnectionTrait, principal: &Principal, id: &str) -> AppResult<api_key::Model> {
+    owned(principal).filter(api_key::Column::Id.eq(id)).one(conn).await?.ok_or_else(|| AppError::not_found("API key"))
 }
 
 /// `GET /api/auth/api-key/get?id=`: another user's key is `NOT_FOUND`.
 pub async fn get(state: &AppState, principal: &Principal, id: &str) -> AppResult<ApiKeyView> {
     principal.require(&[Scope::ApiKeysRead])?;
-    Ok(ApiKeyView::new(
-        find_owned(&state.db.conn, principal, id).await?,
-    ))
+    Ok(ApiKeyView::new(find_owned(&state.db.conn, principal, id).await?))
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Validate)]
@@ -281,20 +237,14 @@ pub struct UpdateKey {
 }
 
 /// `POST /api/auth/api-key/update`.
-pub async fn update(
-    state: &AppState,
-    principal: &Principal,
-    mut input: UpdateKey,
-) -> AppResult<ApiKeyView> {
+pub async fn update(state: &AppState, principal: &Principal, mut input: UpdateKey) -> AppResult<ApiKeyView> {
     principal.require(&[Scope::ApiKeysWrite])?;
     if let Some(n) = input.name.as_mut() {
         trim(n);
     }
     validate(&input)?;
     let scopes = match &input.scopes {
-        Some(names) => {
-            Some(scopes_from(names, "scopes").map_err(|e| AppError::validation(vec![e]))?)
-        }
+        Some(names) => Some(scopes_from(names, "scopes").map_err(|e| AppError::validation(vec![e]))?),
         None => None,
     };
     let conn = &state.db.conn;
@@ -329,18 +279,12 @@ pub struct DeleteKey {
 }
 
 /// `POST /api/auth/api-key/delete`: the key stops working at once. Returns its id.
-pub async fn delete(
-    state: &AppState,
-    principal: &Principal,
-    input: DeleteKey,
-) -> AppResult<String> {
+pub async fn delete(state: &AppState, principal: &Principal, input: DeleteKey) -> AppResult<String> {
     principal.require(&[Scope::ApiKeysDelete])?;
     validate(&input)?;
     let conn = &state.db.conn;
     let k = find_owned(conn, principal, &input.key_id).await?;
-    api_key::Entity::delete_by_id(k.id.clone())
-        .exec(conn)
-        .await?;
+    api_key::Entity::delete_by_id(k.id.clone()).exec(conn).await?;
     Ok(k.id)
 }
 
@@ -348,9 +292,9 @@ pub async fn delete(
 /// disabled or expired; `USER_NOT_ACTIVE` when its user is deactivated.
 pub async fn authenticate(conn: &impl ConnectionTrait, raw: &str) -> AppResult<Principal> {
     let invalid = || AppError::new(Code::InvalidApiKey, "Invalid API key");
-    let well_formed = raw.strip_prefix(PREFIX).is_some_and(|r| {
-        r.len() >= 40 && r.len() <= 128 && r.bytes().all(|b| b.is_ascii_alphanumeric())
-    });
+    let well_formed = raw
+        .strip_prefix(PREFIX)
+        .is_some_and(|r| r.len() >= 40 && r.len() <= 128 && r.bytes().all(|b| b.is_ascii_alphanumeric()));
     if !well_formed {
         return Err(invalid());
     }
@@ -363,15 +307,9 @@ pub async fn authenticate(conn: &impl ConnectionTrait, raw: &str) -> AppResult<P
     if !k.enabled || k.expires_at.is_some_and(|e| e <= t) {
         return Err(invalid());
     }
-    let u = user::Entity::find_by_id(k.user_id.clone())
-        .one(conn)
-        .await?
-        .ok_or_else(invalid)?;
+    let u = user::Entity::find_by_id(k.user_id.clone()).one(conn).await?.ok_or_else(invalid)?;
     if !u.is_active {
-        return Err(AppError::new(
-            Code::UserNotActive,
-            "This account is deactivated",
-        ));
+        return Err(AppError::new(Code::UserNotActive, "This account is deactivated"));
     }
     touch(conn, &k, t).await?;
     Ok(Principal {
@@ -387,9 +325,7 @@ pub async fn authenticate(conn: &impl ConnectionTrait, raw: &str) -> AppResult<P
 /// Records use at most once a minute per key: a conditional update, so concurrent requests of a
 /// hot key do not all write.
 async fn touch(conn: &impl ConnectionTrait, k: &api_key::Model, t: DateTime<Utc>) -> AppResult<()> {
-    if k.last_used_at
-        .is_some_and(|l| t - l < LAST_USED_GRANULARITY)
-    {
+    if k.last_used_at.is_some_and(|l| t - l < LAST_USED_GRANULARITY) {
         return Ok(());
     }
     api_key::Entity::update_many()

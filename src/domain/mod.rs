@@ -52,9 +52,7 @@ impl async_graphql::ScalarType for Timestamp {
         match &value {
             async_graphql::Value::String(s) => DateTime::parse_from_rfc3339(s)
                 .map(|t| Timestamp(t.with_timezone(&Utc)))
-                .map_err(|_| {
-                    async_graphql::InputValueError::custom("expected an RFC 3339 timestamp")
-                }),
+                .map_err(|_| async_graphql::InputValueError::custom("expected an RFC 3339 timestamp")),
             _ => Err(async_graphql::InputValueError::expected_type(value)),
         }
     }
@@ -83,9 +81,7 @@ impl ClientInfo {
         self.ip.map(|ip| ip.to_string())
     }
     pub fn user_agent(&self) -> Option<String> {
-        self.user_agent
-            .as_ref()
-            .map(|ua| ua.chars().take(512).collect())
+        self.user_agent.as_ref().map(|ua| ua.chars().take(512).collect())
     }
 }
 
@@ -98,10 +94,7 @@ pub struct PageParams {
 
 impl Default for PageParams {
     fn default() -> Self {
-        PageParams {
-            offset: 0,
-            limit: 20,
-        }
+        PageParams { offset: 0, limit: 20 }
     }
 }
 
@@ -146,12 +139,7 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     pub fn new(items: Vec<T>, total: u64, params: PageParams) -> Self {
-        Page {
-            items,
-            total,
-            offset: params.offset,
-            limit: params.limit,
-        }
+        Page { items, total, offset: params.offset, limit: params.limit }
     }
     pub fn has_more(&self) -> bool {
         self.offset + (self.items.len() as u64) < self.total
@@ -185,12 +173,7 @@ pub fn field_errors(errors: &validator::ValidationErrors, location: Location) ->
         .map(|(field, errs)| {
             let message = errs
                 .first()
-                .map(|e| {
-                    e.message
-                        .as_ref()
-                        .map(|m| m.to_string())
-                        .unwrap_or_else(|| e.code.to_string())
-                })
+                .map(|e| e.message.as_ref().map(|m| m.to_string()).unwrap_or_else(|| e.code.to_string()))
                 .unwrap_or_else(|| "Invalid".into());
             FieldError::new(camel_case(&field), message, location)
         })
@@ -258,8 +241,7 @@ pub fn invalid(message: &'static str) -> validator::ValidationError {
 /// `[a-z0-9-]`, no leading, trailing or doubled `-`.
 pub fn is_slug(s: &str) -> bool {
     !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !s.starts_with('-')
         && !s.ends_with('-')
         && !s.contains("--")

@@ -6,16 +6,14 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::ExprTrait;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, IntoActiveModel,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use validator::Validate;
 
 use super::access::{self, Permission, Principal, Role, Scope, Tenant};
-use super::{
-    is_slug, now, random_suffix, slugify, trim, ts, validate, Page, PageParams, Timestamp,
-};
+use super::{is_slug, now, random_suffix, slugify, trim, ts, validate, Page, PageParams, Timestamp};
 use crate::auth::tokens::new_id;
 use crate::entities::{membership, organization};
 use crate::error::{on_unique, AppError, AppResult};
@@ -47,10 +45,7 @@ struct CountRow {
 }
 
 /// Member counts for many organizations in one statement.
-pub async fn member_counts(
-    conn: &impl ConnectionTrait,
-    org_ids: &[String],
-) -> AppResult<HashMap<String, u64>> {
+pub async fn member_counts(conn: &impl ConnectionTrait, org_ids: &[String]) -> AppResult<HashMap<String, u64>> {
     if org_ids.is_empty() {
         return Ok(HashMap::new());
     }
@@ -154,35 +149,23 @@ async fn insert_owned(
 async fn free_slug(conn: &impl ConnectionTrait, base: &str) -> AppResult<String> {
     let mut base = slugify(base, 40);
     if base.len() < 3 {
-        base = if base.is_empty() {
-            "org".to_string()
-        } else {
-            format!("{base}-org")
-        };
+        base = if base.is_empty() { "org".to_string() } else { format!("{base}-org") };
     }
     let mut candidate = base.clone();
     for _ in 0..5 {
-        let taken = organization::Entity::find()
-            .filter(organization::Column::Slug.eq(candidate.clone()))
-            .count(conn)
-            .await?
-            > 0;
+        let taken =
+            organization::Entity::find().filter(organization::Column::Slug.eq(candidate.clone())).count(conn).await?
+                > 0;
         if !taken {
             return Ok(candidate);
         }
         candidate = format!("{base}-{}", random_suffix());
     }
-    Ok(format!(
-        "{base}-{}",
-        crate::auth::tokens::random_alphanumeric(6).to_lowercase()
-    ))
+    Ok(format!("{base}-{}", crate::auth::tokens::random_alphanumeric(6).to_lowercase()))
 }
 
 /// The view of an organization the given user just created (their role: owner).
-pub async fn view_for_owner(
-    conn: &impl ConnectionTrait,
-    org: organization::Model,
-) -> AppResult<OrganizationView> {
+pub async fn view_for_owner(conn: &impl ConnectionTrait, org: organization::Model) -> AppResult<OrganizationView> {
     let m = membership::Entity::find()
         .filter(membership::Column::OrganizationId.eq(org.id.clone()))
         .filter(membership::Column::Role.eq(Role::Owner.as_str()))
@@ -190,23 +173,15 @@ pub async fn view_for_owner(
         .await?
         .ok_or_else(|| AppError::internal("organization without owner"))?;
     let tenant = Tenant::from_membership(&m)?;
-    Ok(views(conn, vec![(org, tenant)])
-        .await?
-        .pop()
-        .expect("one view"))
+    Ok(views(conn, vec![(org, tenant)]).await?.pop().expect("one view"))
 }
 
 /// `GET /api/user/organizations`: the caller's organizations (only the pinned one for a pinned
 /// PAT), newest first, with the caller's role.
-pub async fn list(
-    state: &AppState,
-    principal: &Principal,
-    page: PageParams,
-) -> AppResult<Page<OrganizationView>> {
+pub async fn list(state: &AppState, principal: &Principal, page: PageParams) -> AppResult<Page<OrganizationView>> {
     principal.require(&[Scope::UserRead])?;
     let conn = &state.db.conn;
-    let mut q =
-        membership::Entity::find().filter(membership::Column::UserId.eq(principal.user_id()));
+    let mut q = membership::Entity::find().filter(membership::Column::UserId.eq(principal.user_id()));
     if let Some(pin) = &principal.pinned_org {
         q = q.filter(membership::Column::OrganizationId.eq(pin.clone()));
     }
@@ -218,10 +193,7 @@ pub async fn list(
         .limit(page.limit)
         .all(conn)
         .await?;
-    let ids: Vec<String> = memberships
-        .iter()
-        .map(|m| m.organization_id.clone())
-        .collect();
+    let ids: Vec<String> = memberships.iter().map(|m| m.organization_id.clone()).collect();
     let mut orgs: HashMap<String, organization::Model> = organization::Entity::find()
         .filter(organization::Column::Id.is_in(ids))
         .all(conn)
@@ -244,10 +216,7 @@ pub struct CreateOrganization {
     #[serde(default)]
     #[validate(length(min = 1, max = 100, message = "Must be 1 to 100 characters"))]
     pub name: String,
-    #[validate(
-        length(min = 3, max = 48, message = "Must be 3 to 48 characters"),
-        custom(function = "check_slug")
-    )]
+    #[validate(length(min = 3, max = 48, message = "Must be 3 to 48 characters"), custom(function = "check_slug"))]
     pub slug: Option<String>,
 }
 
@@ -255,9 +224,7 @@ fn check_slug(s: &str) -> Result<(), validator::ValidationError> {
     if is_slug(s) {
         Ok(())
     } else {
-        Err(super::invalid(
-            "Only lower-case letters, digits and single dashes",
-        ))
+        Err(super::invalid("Only lower-case letters, digits and single dashes"))
     }
 }
 
@@ -269,9 +236,7 @@ pub async fn create(
 ) -> AppResult<OrganizationView> {
     principal.require(&[Scope::UserWrite])?;
     if principal.pinned_org.is_some() {
-        return Err(AppError::forbidden(
-            "An API key pinned to an organization cannot create organizations",
-        ));
+        return Err(AppError::forbidden("An API key pinned to an organization cannot create organizations"));
     }
     trim(&mut input.name);
     if let Some(s) = input.slug.as_mut() {
@@ -286,9 +251,7 @@ pub async fn create(
     };
     let org = match created {
         Ok(org) => org,
-        Err(CreateError::Db(e)) => {
-            return Err(on_unique(e, || AppError::conflict("That slug is taken")))
-        }
+        Err(CreateError::Db(e)) => return Err(on_unique(e, || AppError::conflict("That slug is taken"))),
         Err(CreateError::App(e)) => return Err(e),
     };
     let view = view_for_owner(&txn, org).await?;
@@ -305,23 +268,10 @@ async fn row(conn: &impl ConnectionTrait, tenant: &Tenant) -> AppResult<organiza
 }
 
 /// `GET {org}`.
-pub async fn get(
-    state: &AppState,
-    principal: &Principal,
-    org_id: &str,
-) -> AppResult<OrganizationView> {
-    let tenant = access::tenant(
-        &state.db.conn,
-        principal,
-        org_id,
-        Permission::OrganizationRead,
-    )
-    .await?;
+pub async fn get(state: &AppState, principal: &Principal, org_id: &str) -> AppResult<OrganizationView> {
+    let tenant = access::tenant(&state.db.conn, principal, org_id, Permission::OrganizationRead).await?;
     let org = row(&state.db.conn, &tenant).await?;
-    Ok(views(&state.db.conn, vec![(org, tenant)])
-        .await?
-        .pop()
-        .expect("one view"))
+    Ok(views(&state.db.conn, vec![(org, tenant)]).await?.pop().expect("one view"))
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Validate)]
@@ -329,10 +279,7 @@ pub async fn get(
 pub struct UpdateOrganization {
     #[validate(length(min = 1, max = 100, message = "Must be 1 to 100 characters"))]
     pub name: Option<String>,
-    #[validate(
-        length(min = 3, max = 48, message = "Must be 3 to 48 characters"),
-        custom(function = "check_slug")
-    )]
+    #[validate(length(min = 3, max = 48, message = "Must be 3 to 48 characters"), custom(function = "check_slug"))]
     pub slug: Option<String>,
     /// `null` clears the logo.
     #[serde(default, deserialize_with = "super::projects::double_option")]
@@ -348,13 +295,7 @@ pub async fn update(
     mut input: UpdateOrganization,
 ) -> AppResult<OrganizationView> {
     principal.require(&[Scope::UserWrite])?;
-    let tenant = access::tenant(
-        &state.db.conn,
-        principal,
-        org_id,
-        Permission::OrganizationUpdate,
-    )
-    .await?;
+    let tenant = access::tenant(&state.db.conn, principal, org_id, Permission::OrganizationUpdate).await?;
     if let Some(n) = input.name.as_mut() {
         trim(n);
     }
@@ -377,12 +318,6 @@ pub async fn update(
         am.logo_url = Set(l);
     }
     am.updated_at = Set(now());
-    let org = am
-        .update(&state.db.conn)
-        .await
-        .map_err(|e| on_unique(e, || AppError::conflict("That slug is taken")))?;
-    Ok(views(&state.db.conn, vec![(org, tenant)])
-        .await?
-        .pop()
-        .expect("one view"))
+    let org = am.update(&state.db.conn).await.map_err(|e| on_unique(e, || AppError::conflict("That slug is taken")))?;
+    Ok(views(&state.db.conn, vec![(org, tenant)]).await?.pop().expect("one view"))
 }

@@ -5,16 +5,14 @@ use std::collections::HashMap;
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use validator::Validate;
 
 use super::access::{self, Permission, Principal, Scope, Tenant};
-use super::{
-    is_slug, now, random_suffix, slugify, trim, ts, ts_opt, validate, Page, PageParams, Timestamp,
-};
+use super::{is_slug, now, random_suffix, slugify, trim, ts, ts_opt, validate, Page, PageParams, Timestamp};
 use crate::auth::tokens::{is_ulid, new_id};
 use crate::entities::{project, user};
 use crate::error::{on_unique, AppError, AppResult, Code};
@@ -101,10 +99,7 @@ impl ProjectView {
         ProjectView {
             status: ProjectStatus::parse(&p.status).unwrap_or(ProjectStatus::Draft),
             frequency: Frequency::Weekly,
-            created_by_user: creator.map(|u| CreatorView {
-                id: u.id.clone(),
-                full_name: u.full_name.clone(),
-            }),
+            created_by_user: creator.map(|u| CreatorView { id: u.id.clone(), full_name: u.full_name.clone() }),
             id: p.id,
             organization_id: p.organization_id,
             name: p.name,
@@ -124,14 +119,8 @@ impl ProjectView {
 }
 
 /// Views of many projects with their creators loaded in one statement.
-pub async fn views(
-    conn: &impl ConnectionTrait,
-    rows: Vec<project::Model>,
-) -> AppResult<Vec<ProjectView>> {
-    let mut ids: Vec<String> = rows
-        .iter()
-        .filter_map(|p| p.created_by_user_id.clone())
-        .collect();
+pub async fn views(conn: &impl ConnectionTrait, rows: Vec<project::Model>) -> AppResult<Vec<ProjectView>> {
+    let mut ids: Vec<String> = rows.iter().filter_map(|p| p.created_by_user_id.clone()).collect();
     ids.sort();
     ids.dedup();
     let creators: HashMap<String, user::Model> = if ids.is_empty() {
@@ -148,10 +137,7 @@ pub async fn views(
     Ok(rows
         .into_iter()
         .map(|p| {
-            let creator = p
-                .created_by_user_id
-                .as_ref()
-                .and_then(|id| creators.get(id));
+            let creator = p.created_by_user_id.as_ref().and_then(|id| creators.get(id));
             ProjectView::new(p, creator)
         })
         .collect())
@@ -170,15 +156,9 @@ fn filtered(org_id: &str, filter: &ProjectFilter) -> sea_orm::Select<project::En
         q = q.filter(project::Column::Status.eq(s.as_str()));
     }
     if let Some(text) = filter.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        let escaped = text
-            .to_lowercase()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
+        let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
         let pattern = LikeExpr::new(format!("%{escaped}%")).escape('\\');
-        q = q.filter(
-            Condition::all().add(Func::lower(Expr::col(project::Column::Name)).like(pattern)),
-        );
+        q = q.filter(Condition::all().add(Func::lower(Expr::col(project::Column::Name)).like(pattern)));
     }
     q
 }
@@ -211,20 +191,12 @@ pub async fn list(
     page: PageParams,
 ) -> AppResult<Page<ProjectView>> {
     principal.require(&[Scope::ProjectsRead])?;
-    let tenant = access::tenant(
-        &state.db.conn,
-        principal,
-        org_id,
-        Permission::OrganizationRead,
-    )
-    .await?;
+    let tenant = access::tenant(&state.db.conn, principal, org_id, Permission::OrganizationRead).await?;
     list_in(&state.db.conn, &tenant, &filter, page).await
 }
 
 /// Deserializes a field that may be absent (`None`), `null` (`Some(None)`) or a value.
-pub fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
+pub fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -253,9 +225,7 @@ fn check_slug(s: &str) -> Result<(), validator::ValidationError> {
     if is_slug(s) {
         Ok(())
     } else {
-        Err(super::invalid(
-            "Only lower-case letters, digits and single dashes",
-        ))
+        Err(super::invalid("Only lower-case letters, digits and single dashes"))
     }
 }
 
@@ -267,10 +237,7 @@ pub struct CreateProject {
     #[serde(default)]
     #[validate(length(min = 1, max = 120, message = "Must be 1 to 120 characters"))]
     pub name: String,
-    #[validate(
-        length(min = 1, max = 120, message = "Must be 1 to 120 characters"),
-        custom(function = "check_slug")
-    )]
+    #[validate(length(min = 1, max = 120, message = "Must be 1 to 120 characters"), custom(function = "check_slug"))]
     pub slug: Option<String>,
     #[validate(length(max = "TEXT_MAX", message = "Must be at most 10000 characters"))]
     pub description: Option<String>,
@@ -286,11 +253,7 @@ pub struct CreateProject {
     pub frequency: Option<Frequency>,
 }
 
-fn next_run(
-    status: ProjectStatus,
-    frequency: Frequency,
-    t: DateTime<Utc>,
-) -> Option<DateTime<Utc>> {
+fn next_run(status: ProjectStatus, frequency: Frequency, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
     (status == ProjectStatus::Active).then(|| t + frequency.period())
 }
 
@@ -302,18 +265,9 @@ pub async fn create(
     mut input: CreateProject,
 ) -> AppResult<ProjectView> {
     principal.require(&[Scope::ProjectsWrite])?;
-    let tenant = access::tenant(
-        &state.db.conn,
-        principal,
-        org_id,
-        Permission::OrganizationRead,
-    )
-    .await?;
+    let tenant = access::tenant(&state.db.conn, principal, org_id, Permission::OrganizationRead).await?;
     trim(&mut input.name);
-    for s in [&mut input.slug, &mut input.website, &mut input.timezone]
-        .into_iter()
-        .flatten()
-    {
+    for s in [&mut input.slug, &mut input.website, &mut input.timezone].into_iter().flatten() {
         trim(s);
     }
     validate(&input)?;
@@ -348,9 +302,7 @@ pub async fn create(
         match am.clone().insert(conn).await {
             Ok(p) => return Ok(views(conn, vec![p]).await?.pop().expect("one view")),
             Err(e) if explicit || attempt == 2 => {
-                return Err(on_unique(e, || {
-                    AppError::conflict("A project with this slug already exists")
-                }))
+                return Err(on_unique(e, || AppError::conflict("A project with this slug already exists")))
             }
             Err(e) if crate::error::is_unique_violation(&e) => {
                 am.slug = Set(format!("{}-{}", slugify(&input.name, 100), random_suffix()));
@@ -372,56 +324,29 @@ async fn free_slug(conn: &impl ConnectionTrait, org_id: &str, name: &str) -> App
         .count(conn)
         .await?
         > 0;
-    Ok(if taken {
-        format!("{base}-{}", random_suffix())
-    } else {
-        base
-    })
+    Ok(if taken { format!("{base}-{}", random_suffix()) } else { base })
 }
 
 /// Finds a project of the tenant: `NOT_FOUND` when it exists nowhere, `TENANT_VIOLATION` when
 /// it belongs to another organization.
-async fn find_in(
-    conn: &impl ConnectionTrait,
-    tenant: &Tenant,
-    id: &str,
-) -> AppResult<project::Model> {
+async fn find_in(conn: &impl ConnectionTrait, tenant: &Tenant, id: &str) -> AppResult<project::Model> {
     if !is_ulid(id) {
         return Err(AppError::not_found("Project"));
     }
-    let p = project::Entity::find_by_id(id.to_string())
-        .one(conn)
-        .await?
-        .ok_or_else(|| AppError::not_found("Project"))?;
+    let p =
+        project::Entity::find_by_id(id.to_string()).one(conn).await?.ok_or_else(|| AppError::not_found("Project"))?;
     if p.organization_id != tenant.org_id() {
-        return Err(AppError::new(
-            Code::TenantViolation,
-            "This project belongs to another organization",
-        ));
+        return Err(AppError::new(Code::TenantViolation, "This project belongs to another organization"));
     }
     Ok(p)
 }
 
 /// `GET {org}/projects/{id}`.
-pub async fn get(
-    state: &AppState,
-    principal: &Principal,
-    org_id: &str,
-    id: &str,
-) -> AppResult<ProjectView> {
+pub async fn get(state: &AppState, principal: &Principal, org_id: &str, id: &str) -> AppResult<ProjectView> {
     principal.require(&[Scope::ProjectsRead])?;
-    let tenant = access::tenant(
-        &state.db.conn,
-        principal,
-        org_id,
-        Permission::OrganizationRead,
-    )
-    .await?;
+    let tenant = access::tenant(&state.db.conn, principal, org_id, Permission::OrganizationRead).await?;
     let p = find_in(&state.db.conn, &tenant, id).await?;
-    Ok(views(&state.db.conn, vec![p])
-        .await?
-        .pop()
-        .expect("one view"))
+    Ok(views(&state.db.conn, vec![p]).await?.pop().expect("one view"))
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Validate)]
@@ -429,10 +354,7 @@ pub async fn get(
 pub struct UpdateProject {
     #[validate(length(min = 1, max = 120, message = "Must be 1 to 120 characters"))]
     pub name: Option<String>,
-    #[validate(
-        length(min = 1, max = 120, message = "Must be 1 to 120 characters"),
-        custom(function = "check_slug")
-    )]
+    #[validate(length(min = 1, max = 120, message = "Must be 1 to 120 characters"), custom(function = "check_slug"))]
     pub slug: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[validate(length(max = "TEXT_MAX", message = "Must be at most 10000 characters"))]
@@ -463,10 +385,7 @@ pub async fn update(
     principal.require(&[Scope::ProjectsWrite])?;
     let conn = &state.db.conn;
     let tenant = access::tenant(conn, principal, org_id, Permission::OrganizationRead).await?;
-    for s in [&mut input.name, &mut input.slug, &mut input.timezone]
-        .into_iter()
-        .flatten()
-    {
+    for s in [&mut input.name, &mut input.slug, &mut input.timezone].into_iter().flatten() {
         trim(s);
     }
     if let Some(Some(w)) = input.website.as_mut() {
@@ -508,27 +427,19 @@ pub async fn update(
         }
     }
     am.updated_at = Set(t);
-    let p = am.update(conn).await.map_err(|e| {
-        on_unique(e, || {
-            AppError::conflict("A project with this slug already exists")
-        })
-    })?;
+    let p = am
+        .update(conn)
+        .await
+        .map_err(|e| on_unique(e, || AppError::conflict("A project with this slug already exists")))?;
     Ok(views(conn, vec![p]).await?.pop().expect("one view"))
 }
 
 /// `DELETE {org}/projects/{id}`; returns the id.
-pub async fn delete(
-    state: &AppState,
-    principal: &Principal,
-    org_id: &str,
-    id: &str,
-) -> AppResult<String> {
+pub async fn delete(state: &AppState, principal: &Principal, org_id: &str, id: &str) -> AppResult<String> {
     principal.require(&[Scope::ProjectsWrite])?;
     let conn = &state.db.conn;
     let tenant = access::tenant(conn, principal, org_id, Permission::OrganizationRead).await?;
     let p = find_in(conn, &tenant, id).await?;
-    project::Entity::delete_by_id(p.id.clone())
-        .exec(conn)
-        .await?;
+    project::Entity::delete_by_id(p.id.clone()).exec(conn).await?;
     Ok(p.id)
 }

@@ -3,9 +3,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde::{Deserialize, Serialize};
 
 use super::access::{Principal, Scope};
@@ -52,14 +50,8 @@ pub async fn create(
 
 /// Looks a session up by its raw token. Returns it (extended when due) and whether it was
 /// extended, so the cookie can be re-sent; `None` when unknown or expired.
-pub async fn find_live(
-    conn: &impl ConnectionTrait,
-    token: &str,
-) -> AppResult<Option<(session::Model, bool)>> {
-    let Some(mut s) = session::Entity::find()
-        .filter(session::Column::TokenHash.eq(digest(token)))
-        .one(conn)
-        .await?
+pub async fn find_live(conn: &impl ConnectionTrait, token: &str) -> AppResult<Option<(session::Model, bool)>> {
+    let Some(mut s) = session::Entity::find().filter(session::Column::TokenHash.eq(digest(token))).one(conn).await?
     else {
         return Ok(None);
     };
@@ -120,10 +112,7 @@ pub async fn list(state: &AppState, principal: &Principal) -> AppResult<Vec<Sess
         .order_by_desc(session::Column::Id)
         .all(&state.db.conn)
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|s| SessionView::new(s, principal.session_id.as_deref()))
-        .collect())
+    Ok(rows.into_iter().map(|s| SessionView::new(s, principal.session_id.as_deref())).collect())
 }
 
 #[derive(Clone, Debug, Default, Deserialize, validator::Validate)]
@@ -136,11 +125,7 @@ pub struct RevokeSession {
 
 /// `POST /api/auth/revoke-session`: one of the caller's own sessions (another's is `NOT_FOUND`).
 /// Returns true when it was the current one.
-pub async fn revoke(
-    state: &AppState,
-    principal: &Principal,
-    input: RevokeSession,
-) -> AppResult<bool> {
+pub async fn revoke(state: &AppState, principal: &Principal, input: RevokeSession) -> AppResult<bool> {
     principal.require(&[Scope::UserWrite])?;
     super::validate(&input)?;
     let res = session::Entity::delete_many()
@@ -156,14 +141,9 @@ pub async fn revoke(
 
 /// `POST /api/auth/revoke-other-sessions` (keep the current one) and
 /// `POST /api/auth/revoke-sessions` (all of them). Returns how many were revoked.
-pub async fn revoke_all(
-    state: &AppState,
-    principal: &Principal,
-    keep_current: bool,
-) -> AppResult<u64> {
+pub async fn revoke_all(state: &AppState, principal: &Principal, keep_current: bool) -> AppResult<u64> {
     principal.require(&[Scope::UserWrite])?;
-    let mut q =
-        session::Entity::delete_many().filter(session::Column::UserId.eq(principal.user_id()));
+    let mut q = session::Entity::delete_many().filter(session::Column::UserId.eq(principal.user_id()));
     if keep_current {
         if let Some(id) = &principal.session_id {
             q = q.filter(session::Column::Id.ne(id.clone()));
@@ -174,8 +154,6 @@ pub async fn revoke_all(
 
 /// Deletes one session by id (sign-out).
 pub async fn delete(conn: &impl ConnectionTrait, id: &str) -> AppResult<()> {
-    session::Entity::delete_by_id(id.to_string())
-        .exec(conn)
-        .await?;
+    session::Entity::delete_by_id(id.to_string()).exec(conn).await?;
     Ok(())
 }

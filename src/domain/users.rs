@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use sea_orm::sea_query::Expr;
 use sea_orm::ExprTrait;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IntoActiveModel,
-    QueryFilter, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IntoActiveModel, QueryFilter,
+    QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use validator::Validate;
@@ -58,9 +58,7 @@ impl UserView {
             role: u.role,
             organization_count,
             two_factor_enabled: u.two_factor_enabled,
-            email_preferences: EmailPreferences {
-                marketing_opt_out: u.marketing_opt_out,
-            },
+            email_preferences: EmailPreferences { marketing_opt_out: u.marketing_opt_out },
             created_at: ts(u.created_at),
             updated_at: ts(u.updated_at),
         }
@@ -74,10 +72,7 @@ struct CountRow {
 }
 
 /// Membership counts for many users in one statement.
-pub async fn organization_counts(
-    conn: &impl ConnectionTrait,
-    user_ids: &[String],
-) -> AppResult<HashMap<String, u64>> {
+pub async fn organization_counts(conn: &impl ConnectionTrait, user_ids: &[String]) -> AppResult<HashMap<String, u64>> {
     if user_ids.is_empty() {
         return Ok(HashMap::new());
     }
@@ -94,10 +89,7 @@ pub async fn organization_counts(
 }
 
 /// The views of many users: one statement for the counts, whatever their number.
-pub async fn views(
-    conn: &impl ConnectionTrait,
-    users: Vec<user::Model>,
-) -> AppResult<Vec<UserView>> {
+pub async fn views(conn: &impl ConnectionTrait, users: Vec<user::Model>) -> AppResult<Vec<UserView>> {
     let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
     let counts = organization_counts(conn, &ids).await?;
     Ok(users
@@ -110,10 +102,7 @@ pub async fn views(
 }
 
 pub async fn view(conn: &impl ConnectionTrait, u: user::Model) -> AppResult<UserView> {
-    Ok(views(conn, vec![u])
-        .await?
-        .pop()
-        .expect("one view per user"))
+    Ok(views(conn, vec![u]).await?.pop().expect("one view per user"))
 }
 
 /// `GET /api/user/me`.
@@ -133,10 +122,7 @@ pub struct EmailPreferencesInput {
 pub struct UpdateMe {
     #[validate(length(min = 1, max = 100, message = "Must be 1 to 100 characters"))]
     pub full_name: Option<String>,
-    #[validate(
-        length(min = 3, max = 32, message = "Must be 3 to 32 characters"),
-        custom(function = "check_handle")
-    )]
+    #[validate(length(min = 3, max = 32, message = "Must be 3 to 32 characters"), custom(function = "check_handle"))]
     pub handle: Option<String>,
     pub email_preferences: Option<EmailPreferencesInput>,
 }
@@ -145,18 +131,12 @@ fn check_handle(h: &str) -> Result<(), validator::ValidationError> {
     if super::is_slug(h) {
         Ok(())
     } else {
-        Err(super::invalid(
-            "Only lower-case letters, digits and single dashes",
-        ))
+        Err(super::invalid("Only lower-case letters, digits and single dashes"))
     }
 }
 
 /// `PUT /api/user/me`.
-pub async fn update_me(
-    state: &AppState,
-    principal: &Principal,
-    mut input: UpdateMe,
-) -> AppResult<UserView> {
+pub async fn update_me(state: &AppState, principal: &Principal, mut input: UpdateMe) -> AppResult<UserView> {
     principal.require(&[Scope::UserWrite])?;
     if let Some(n) = input.full_name.as_mut() {
         super::trim(n);
@@ -181,10 +161,8 @@ pub async fn update_me(
         am.marketing_opt_out = Set(p);
     }
     am.updated_at = Set(now());
-    let updated = am
-        .update(&state.db.conn)
-        .await
-        .map_err(|e| on_unique(e, || AppError::conflict("That handle is taken")))?;
+    let updated =
+        am.update(&state.db.conn).await.map_err(|e| on_unique(e, || AppError::conflict("That handle is taken")))?;
     view(&state.db.conn, updated).await
 }
 
@@ -193,28 +171,16 @@ pub async fn free_handle(conn: &impl ConnectionTrait, email: &str) -> AppResult<
     let local = email.split('@').next().unwrap_or("");
     let mut base = slugify(local, 24);
     if base.len() < 3 {
-        base = format!(
-            "{}{}",
-            if base.is_empty() { "user" } else { &base },
-            "-user"
-        )
-        .trim_start_matches('-')
-        .to_string();
+        base =
+            format!("{}{}", if base.is_empty() { "user" } else { &base }, "-user").trim_start_matches('-').to_string();
     }
     let mut candidate = base.clone();
     for _ in 0..5 {
-        let taken = user::Entity::find()
-            .filter(user::Column::Handle.eq(candidate.clone()))
-            .one(conn)
-            .await?
-            .is_some();
+        let taken = user::Entity::find().filter(user::Column::Handle.eq(candidate.clone())).one(conn).await?.is_some();
         if !taken {
             return Ok(candidate);
         }
         candidate = format!("{base}-{}", random_suffix());
     }
-    Ok(format!(
-        "{base}-{}",
-        crate::auth::tokens::random_alphanumeric(10).to_lowercase()
-    ))
+    Ok(format!("{base}-{}", crate::auth::tokens::random_alphanumeric(10).to_lowercase()))
 }

@@ -22,28 +22,16 @@ pub fn routes() -> Router<AppState> {
         .route("/api/auth/get-session", get(get_session))
         .route("/api/auth/list-sessions", get(list_sessions))
         .route("/api/auth/revoke-session", post(revoke_session))
-        .route(
-            "/api/auth/revoke-other-sessions",
-            post(revoke_other_sessions),
-        )
+        .route("/api/auth/revoke-other-sessions", post(revoke_other_sessions))
         .route("/api/auth/revoke-sessions", post(revoke_sessions))
         .route("/api/auth/verify-email", get(verify_email))
-        .route(
-            "/api/auth/send-verification-email",
-            post(send_verification_email),
-        )
-        .route(
-            "/api/auth/request-password-reset",
-            post(request_password_reset),
-        )
+        .route("/api/auth/send-verification-email", post(send_verification_email))
+        .route("/api/auth/request-password-reset", post(request_password_reset))
         .route("/api/auth/reset-password", post(reset_password))
         .route("/api/auth/change-password", post(change_password))
 }
 
-async fn sign_up(
-    State(state): State<AppState>,
-    JsonBody(input): JsonBody<SignUp>,
-) -> AppResult<Response> {
+async fn sign_up(State(state): State<AppState>, JsonBody(input): JsonBody<SignUp>) -> AppResult<Response> {
     let done = accounts::sign_up(&state, input).await?;
     Ok(created("Account created successfully", done))
 }
@@ -55,15 +43,8 @@ async fn sign_in(
     JsonBody(input): JsonBody<SignIn>,
 ) -> AppResult<Response> {
     let signed = accounts::sign_in(&state, input, &client).await?;
-    cookies.push(session_cookie(
-        &state.config,
-        &signed.token,
-        signed.remember_me.then_some(SESSION_TTL),
-    ));
-    Ok(ok(
-        "Signed in successfully",
-        json!({ "user": signed.user, "session": signed.session }),
-    ))
+    cookies.push(session_cookie(&state.config, &signed.token, signed.remember_me.then_some(SESSION_TTL)));
+    Ok(ok("Signed in successfully", json!({ "user": signed.user, "session": signed.session })))
 }
 
 async fn sign_out(
@@ -78,28 +59,19 @@ async fn sign_out(
     Ok(ok("Signed out successfully", json!({ "success": true })))
 }
 
-async fn get_session(
-    State(state): State<AppState>,
-    MaybeAuth(principal): MaybeAuth,
-) -> AppResult<Response> {
+async fn get_session(State(state): State<AppState>, MaybeAuth(principal): MaybeAuth) -> AppResult<Response> {
     let current = match principal {
         Some(p) => accounts::current_session(&state, &p).await?,
         None => None,
     };
     Ok(match current {
-        Some((session, user)) => ok(
-            "Session fetched successfully",
-            json!({ "session": session, "user": user }),
-        ),
+        Some((session, user)) => ok("Session fetched successfully", json!({ "session": session, "user": user })),
         None => ok("No active session", serde_json::Value::Null),
     })
 }
 
 async fn list_sessions(State(state): State<AppState>, Auth(p): Auth) -> AppResult<Response> {
-    Ok(ok(
-        "Sessions fetched successfully",
-        sessions::list(&state, &p).await?,
-    ))
+    Ok(ok("Sessions fetched successfully", sessions::list(&state, &p).await?))
 }
 
 async fn revoke_session(
@@ -115,10 +87,7 @@ async fn revoke_session(
     Ok(ok("Session revoked", json!({ "id": id })))
 }
 
-async fn revoke_other_sessions(
-    State(state): State<AppState>,
-    Auth(p): Auth,
-) -> AppResult<Response> {
+async fn revoke_other_sessions(State(state): State<AppState>, Auth(p): Auth) -> AppResult<Response> {
     let n = sessions::revoke_all(&state, &p, true).await?;
     Ok(ok("Other sessions revoked", json!({ "revoked": n })))
 }
@@ -146,10 +115,7 @@ async fn send_verification_email(
     JsonBody(input): JsonBody<EmailOnly>,
 ) -> AppResult<Response> {
     accounts::send_verification_email(&state, input).await?;
-    Ok(ok(
-        "If the account exists and is not verified, a verification email is on its way",
-        json!({ "sent": true }),
-    ))
+    Ok(ok("If the account exists and is not verified, a verification email is on its way", json!({ "sent": true })))
 }
 
 async fn request_password_reset(
@@ -157,10 +123,7 @@ async fn request_password_reset(
     JsonBody(input): JsonBody<EmailOnly>,
 ) -> AppResult<Response> {
     accounts::request_password_reset(&state, input).await?;
-    Ok(ok(
-        "If the account exists, a password reset email is on its way",
-        json!({ "sent": true }),
-    ))
+    Ok(ok("If the account exists, a password reset email is on its way", json!({ "sent": true })))
 }
 
 async fn reset_password(

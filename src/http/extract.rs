@@ -30,11 +30,7 @@ pub async fn read_body(body: axum::body::Body) -> AppResult<Bytes> {
     match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(payload_too_large()),
-        Err(e) => Err(AppError::invalid(
-            "body",
-            format!("Could not read the body: {e}"),
-            Location::Body,
-        )),
+        Err(e) => Err(AppError::invalid("body", format!("Could not read the body: {e}"), Location::Body)),
     }
 }
 
@@ -59,16 +55,11 @@ pub fn parse_json<T: DeserializeOwned + validator::Validate>(bytes: &[u8]) -> Ap
     let value: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
         Value::Object(Default::default())
     } else {
-        serde_json::from_slice(bytes).map_err(|e| {
-            AppError::invalid("body", format!("Malformed JSON: {e}"), Location::Body)
-        })?
+        serde_json::from_slice(bytes)
+            .map_err(|e| AppError::invalid("body", format!("Malformed JSON: {e}"), Location::Body))?
     };
     let Value::Object(mut object) = value else {
-        return Err(AppError::invalid(
-            "body",
-            "Expected a JSON object",
-            Location::Body,
-        ));
+        return Err(AppError::invalid("body", "Expected a JSON object", Location::Body));
     };
     let mut errors: Vec<FieldError> = Vec::new();
     // Each pass finds the next field of the wrong type; dropping it lets the next pass go on.
@@ -117,20 +108,13 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
     type Rejection = AppError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
         let q = parts.uri.query().unwrap_or("");
-        Ok(QueryMap(
-            url::form_urlencoded::parse(q.as_bytes())
-                .into_owned()
-                .collect(),
-        ))
+        Ok(QueryMap(url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()))
     }
 }
 
 impl QueryMap {
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     /// An integer parameter; a non-integer is a field error.
@@ -183,11 +167,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
 pub fn client_info(parts: &Parts) -> ClientInfo {
     ClientInfo {
         ip: parts.extensions.get::<ClientIp>().map(|c| c.0),
-        user_agent: parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
+        user_agent: parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string),
     }
 }
 
@@ -203,21 +183,14 @@ impl ResponseCookies {
         }
     }
     pub fn take(&self) -> Vec<String> {
-        self.0
-            .lock()
-            .map(|mut v| std::mem::take(&mut *v))
-            .unwrap_or_default()
+        self.0.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default()
     }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for ResponseCookies {
     type Rejection = AppError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
-        Ok(parts
-            .extensions
-            .get::<ResponseCookies>()
-            .cloned()
-            .unwrap_or_default())
+        Ok(parts.extensions.get::<ResponseCookies>().cloned().unwrap_or_default())
     }
 }
 
@@ -226,21 +199,13 @@ impl<S: Send + Sync> FromRequestParts<S> for ResponseCookies {
 struct Resolution(Result<Option<Arc<Principal>>, AppError>);
 
 /// Resolves (or reuses) the request's credential: `Ok(None)` when none was sent.
-pub async fn resolve_principal(
-    parts: &mut Parts,
-    state: &AppState,
-) -> Result<Option<Arc<Principal>>, AppError> {
+pub async fn resolve_principal(parts: &mut Parts, state: &AppState) -> Result<Option<Arc<Principal>>, AppError> {
     if let Some(r) = parts.extensions.get::<Resolution>() {
         return r.0.clone();
     }
     let result = match auth::resolve(state, &parts.headers).await {
-        Ok(Some(Resolved {
-            principal,
-            refreshed_cookie,
-        })) => {
-            if let (Some(c), Some(cookies)) =
-                (refreshed_cookie, parts.extensions.get::<ResponseCookies>())
-            {
+        Ok(Some(Resolved { principal, refreshed_cookie })) => {
+            if let (Some(c), Some(cookies)) = (refreshed_cookie, parts.extensions.get::<ResponseCookies>()) {
                 cookies.push(c);
             }
             Ok(Some(Arc::new(principal)))
@@ -260,10 +225,7 @@ impl FromRequestParts<AppState> for Auth {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         match resolve_principal(parts, state).await? {
             Some(p) => Ok(Auth(p)),
-            None => Err(AppError::new(
-                Code::AuthenticationRequired,
-                "Authentication required",
-            )),
+            None => Err(AppError::new(Code::AuthenticationRequired, "Authentication required")),
         }
     }
 }

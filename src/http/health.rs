@@ -11,9 +11,7 @@ use crate::error::{AppError, AppResult, Code};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
 }
 
 async fn healthz() -> Response {
@@ -24,9 +22,6 @@ async fn readyz(State(state): State<AppState>) -> AppResult<Response> {
     if state.db.ping().await {
         Ok(ok("Ready", json!({ "status": "ready", "database": "ok" })))
     } else {
-        Err(AppError::new(
-            Code::ServiceUnavailable,
-            "The database is unreachable",
-        ))
+        Err(AppError::new(Code::ServiceUnavailable, "The database is unreachable"))
     }
 }

@@ -25,34 +25,17 @@ async fn create(
     Auth(p): Auth,
     JsonBody(input): JsonBody<CreateKey>,
 ) -> AppResult<Response> {
-    Ok(ok(
-        "API key created",
-        api_keys::create(&state, &p, input).await?,
-    ))
+    Ok(ok("API key created", api_keys::create(&state, &p, input).await?))
 }
 
-async fn list(
-    State(state): State<AppState>,
-    Auth(p): Auth,
-    query: QueryMap,
-) -> AppResult<Response> {
+async fn list(State(state): State<AppState>, Auth(p): Auth, query: QueryMap) -> AppResult<Response> {
     let params = query.page()?;
-    Ok(page(
-        "API keys fetched successfully",
-        api_keys::list(&state, &p, params).await?,
-    ))
+    Ok(page("API keys fetched successfully", api_keys::list(&state, &p, params).await?))
 }
 
-async fn get_one(
-    State(state): State<AppState>,
-    Auth(p): Auth,
-    query: QueryMap,
-) -> AppResult<Response> {
+async fn get_one(State(state): State<AppState>, Auth(p): Auth, query: QueryMap) -> AppResult<Response> {
     let id = query.get("id").unwrap_or("");
-    Ok(ok(
-        "API key fetched successfully",
-        api_keys::get(&state, &p, id).await?,
-    ))
+    Ok(ok("API key fetched successfully", api_keys::get(&state, &p, id).await?))
 }
 
 async fn update(
@@ -60,10 +43,7 @@ async fn update(
     Auth(p): Auth,
     JsonBody(input): JsonBody<UpdateKey>,
 ) -> AppResult<Response> {
-    Ok(ok(
-        "API key updated",
-        api_keys::update(&state, &p, input).await?,
-    ))
+    Ok(ok("API key updated", api_keys::update(&state, &p, input).await?))
 }
 
 async fn delete(
@@ -71,8 +51,5 @@ async fn delete(
     Auth(p): Auth,
     JsonBody(input): JsonBody<DeleteKey>,
 ) -> AppResult<Response> {
-    Ok(deleted(
-        "API key deleted",
-        api_keys::delete(&state, &p, input).await?,
-    ))
+    Ok(deleted("API key deleted", api_keys::delete(&state, &p, input).await?))
 }

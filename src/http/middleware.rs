@@ -13,13 +13,14 @@ use tracing::Instrument;
 
 use super::extract::{payload_too_large, ClientIp, ResponseCookies, MAX_BODY_BYTES};
 use crate::error::{AppError, Code, REQUEST_ID};
-use crate::state::AppState;
+use std::sync::Arc;
+
+use crate::config::Config;
 
 /// A client's `X-Request-Id` is kept when it is 1..=128 visible ASCII characters.
 fn valid_request_id(v: &HeaderValue) -> Option<String> {
     let s = v.to_str().ok()?;
-    (!s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic()))
-        .then(|| s.to_string())
+    (!s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic())).then(|| s.to_string())
 }
 
 /// The client address: the socket peer, unless the peer is a trusted proxy; then the right-most
@@ -38,31 +39,17 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) ->
         .filter_map(|s| s.trim().parse::<IpAddr>().ok())
         .map(|ip| ip.to_canonical())
         .collect();
-    forwarded
-        .into_iter()
-        .rev()
-        .find(|ip| !is_trusted(ip))
-        .unwrap_or(peer)
+    forwarded.into_iter().rev().find(|ip| !is_trusted(ip)).unwrap_or(peer)
 }
 
 /// Sets up the request: id, client address, cookie sink, span; after the handler, adds the
 /// request id, cookies and security headers, and logs one line.
-pub async fn request_context(
-    State(state): State<AppState>,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    let request_id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(valid_request_id)
-        .unwrap_or_else(|| ulid::Ulid::new().to_string());
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
-    let ip = client_ip(peer, req.headers(), &state.config.trusted_proxies);
+pub async fn request_context(State(config): State<Arc<Config>>, mut req: Request, next: Next) -> Response {
+    let request_id =
+        req.headers().get("x-request-id").and_then(valid_request_id).unwrap_or_else(|| ulid::Ulid::new().to_string());
+    let peer =
+        req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    let ip = client_ip(peer, req.headers(), &config.trusted_proxies);
     let cookies = ResponseCookies::default();
     req.extensions_mut().insert(ClientIp(ip));
     req.extensions_mut().insert(cookies.clone());
@@ -72,9 +59,7 @@ pub async fn request_context(
     let path = req.uri().path().to_string();
     let span = tracing::info_span!("request", request_id = %request_id, method = %method, path = %path, client = %ip);
     let started = Instant::now();
-    let mut response = REQUEST_ID
-        .scope(request_id.clone(), next.run(req).instrument(span.clone()))
-        .await;
+    let mut response = REQUEST_ID.scope(request_id.clone(), next.run(req).instrument(span.clone())).await;
 
     let headers = response.headers_mut();
     for c in cookies.take() {
@@ -85,7 +70,7 @@ pub async fn request_context(
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         headers.insert("x-request-id", v);
     }
-    security_headers(headers, &path, state.config.is_https());
+    security_headers(headers, &path, config.is_https());
     let status = response.status().as_u16();
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     span.in_scope(|| tracing::info!(status, latency_ms = format!("{latency_ms:.2}"), "request"));
@@ -93,47 +78,31 @@ pub async fn request_context(
 }
 
 fn security_headers(h: &mut HeaderMap, path: &str, https: bool) {
-    h.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     if path.starts_with("/api/") && !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     if https {
-        h.insert(
-            "strict-transport-security",
-            HeaderValue::from_static("max-age=31536000"),
-        );
+        h.insert("strict-transport-security", HeaderValue::from_static("max-age=31536000"));
     }
 }
 
 /// Writes must be JSON (415 otherwise), and a declared body over the cap is refused before a
 /// byte of it is read. Bodies without a length are capped while they are read.
 pub async fn write_guard(req: Request, next: Next) -> Response {
-    let is_write = matches!(
-        *req.method(),
-        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
-    );
+    let is_write = matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH | Method::DELETE);
     if is_write {
         let headers = req.headers();
-        let length = headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
+        let length =
+            headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
         if length.is_some_and(|l| l > MAX_BODY_BYTES as u64) {
             return payload_too_large().into_response();
         }
-        let has_body =
-            length.is_some_and(|l| l > 0) || headers.contains_key(header::TRANSFER_ENCODING);
+        let has_body = length.is_some_and(|l| l > 0) || headers.contains_key(header::TRANSFER_ENCODING);
         if has_body && !is_json(headers) {
-            return AppError::new(
-                Code::UnsupportedMediaType,
-                "Content-Type must be application/json",
-            )
-            .into_response();
+            return AppError::new(Code::UnsupportedMediaType, "Content-Type must be application/json").into_response();
         }
     }
     next.run(req).await

@@ -14,28 +14,63 @@ use axum::Router;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 
+use crate::config::Config;
 use crate::state::AppState;
+use std::sync::Arc;
 
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .merge(health::routes())
         .merge(auth::routes())
         .merge(keys::routes())
         .merge(users::routes())
         .merge(projects::routes())
-        .fallback(middleware::not_found)
-        .method_not_allowed_fallback(middleware::method_not_allowed)
-        .layer(
-            ServiceBuilder::new()
-                .layer(axum::middleware::from_fn_with_state(
-                    state.clone(),
-                    middleware::request_context,
-                ))
-                .layer(CatchPanicLayer::custom(middleware::panic_response))
-                .layer(axum::middleware::from_fn(middleware::write_guard))
-                // Our own reader enforces the cap (with our error); axum's default 2 MB is off.
-                .layer(DefaultBodyLimit::disable()),
-        )
-        .with_state(state)
+        .with_state(state.clone());
+    with_layers(routes, state.config.clone())
+}
+
+/// The conventions every route shares, around any router: request context, panics as 500
+/// envelopes, the write guard, 404 and 405 envelopes.
+pub fn with_layers(routes: Router, config: Arc<Config>) -> Router {
+    routes.fallback(middleware::not_found).method_not_allowed_fallback(middleware::method_not_allowed).layer(
+        ServiceBuilder::new()
+            .layer(axum::middleware::from_fn_with_state(config, middleware::request_context))
+            .layer(CatchPanicLayer::custom(middleware::panic_response))
+            .layer(axum::middleware::from_fn(middleware::write_guard))
+            // Our own reader enforces the cap (with our error); axum's default 2 MB is off.
+            .layer(DefaultBodyLimit::disable()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    /// A handler that panics answers 500 in the envelope, with the request id and no internals.
+    #[tokio::test]
+    async fn panic_is_a_500_envelope_without_internals() {
+        async fn boom() -> &'static str {
+            panic!("secret internal detail /src/db.rs SELECT * FROM users")
+        }
+        let config = Arc::new(Config::from_values(&Default::default()).unwrap());
+        let app = with_layers(Router::new().route("/boom", axum::routing::get(boom)), config);
+        let res = app
+            .oneshot(Request::get("/boom").header("x-request-id", "req-123").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 500);
+        assert_eq!(res.headers()["x-request-id"], "req-123");
+        let body = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["code"], "INTERNAL_ERROR");
+        assert_eq!(v["success"], false);
+        assert_eq!(v["status"], 500);
+        assert_eq!(v["meta"]["requestId"], "req-123");
+        assert!(!text.contains("secret") && !text.contains("SELECT") && !text.contains(".rs"), "{text}");
+    }
 }

@@ -13,14 +13,8 @@ use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route(
-            "/api/user/organizations/{org}/projects",
-            get(list).post(create),
-        )
-        .route(
-            "/api/user/organizations/{org}/projects/{id}",
-            get(get_one).put(update).delete(delete),
-        )
+        .route("/api/user/organizations/{org}/projects", get(list).post(create))
+        .route("/api/user/organizations/{org}/projects/{id}", get(get_one).put(update).delete(delete))
 }
 
 async fn list(
@@ -35,23 +29,14 @@ async fn list(
         Some(s) => match ProjectStatus::parse(s) {
             Some(st) => Some(st),
             None => {
-                errors.push(FieldError::query(
-                    "status",
-                    "Must be draft, active or paused",
-                ));
+                errors.push(FieldError::query("status", "Must be draft, active or paused"));
                 None
             }
         },
     };
     let params = query.page_with(errors)?;
-    let filter = ProjectFilter {
-        q: query.get("q").map(str::to_string),
-        status,
-    };
-    Ok(page(
-        "Projects fetched successfully",
-        projects::list(&state, &p, &org, filter, params).await?,
-    ))
+    let filter = ProjectFilter { q: query.get("q").map(str::to_string), status };
+    Ok(page("Projects fetched successfully", projects::list(&state, &p, &org, filter, params).await?))
 }
 
 async fn create(
@@ -60,10 +45,7 @@ async fn create(
     Path(org): Path<String>,
     JsonBody(input): JsonBody<CreateProject>,
 ) -> AppResult<Response> {
-    Ok(created(
-        "Project created successfully",
-        projects::create(&state, &p, &org, input).await?,
-    ))
+    Ok(created("Project created successfully", projects::create(&state, &p, &org, input).await?))
 }
 
 async fn get_one(
@@ -71,10 +53,7 @@ async fn get_one(
     Auth(p): Auth,
     Path((org, id)): Path<(String, String)>,
 ) -> AppResult<Response> {
-    Ok(ok(
-        "Project fetched successfully",
-        projects::get(&state, &p, &org, &id).await?,
-    ))
+    Ok(ok("Project fetched successfully", projects::get(&state, &p, &org, &id).await?))
 }
 
 async fn update(
@@ -83,10 +62,7 @@ async fn update(
     Path((org, id)): Path<(String, String)>,
     JsonBody(input): JsonBody<UpdateProject>,
 ) -> AppResult<Response> {
-    Ok(ok(
-        "Project updated successfully",
-        projects::update(&state, &p, &org, &id, input).await?,
-    ))
+    Ok(ok("Project updated successfully", projects::update(&state, &p, &org, &id, input).await?))
 }
 
 async fn delete(
@@ -94,8 +70,5 @@ async fn delete(
     Auth(p): Auth,
     Path((org, id)): Path<(String, String)>,
 ) -> AppResult<Response> {
-    Ok(deleted(
-        "Project deleted successfully",
-        projects::delete(&state, &p, &org, &id).await?,
-    ))
+    Ok(deleted("Project deleted successfully", projects::delete(&state, &p, &org, &id).await?))
 }

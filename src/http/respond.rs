@@ -8,12 +8,7 @@ use serde_json::{json, Value};
 use crate::domain::Page;
 use crate::error::AppError;
 
-pub fn envelope<T: Serialize>(
-    status: StatusCode,
-    message: &str,
-    data: T,
-    meta: Option<Value>,
-) -> Response {
+pub fn envelope<T: Serialize>(status: StatusCode, message: &str, data: T, meta: Option<Value>) -> Response {
     let data = match serde_json::to_value(data) {
         Ok(v) => v,
         Err(e) => return AppError::internal(e).into_response(),

@@ -17,17 +17,11 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/user/me", get(me).put(update_me))
         .route("/api/user/organizations", get(list_orgs).post(create_org))
-        .route(
-            "/api/user/organizations/{org}",
-            get(get_org).put(update_org),
-        )
+        .route("/api/user/organizations/{org}", get(get_org).put(update_org))
 }
 
 async fn me(State(state): State<AppState>, Auth(p): Auth) -> AppResult<Response> {
-    Ok(ok(
-        "User fetched successfully",
-        users::me(&state, &p).await?,
-    ))
+    Ok(ok("User fetched successfully", users::me(&state, &p).await?))
 }
 
 async fn update_me(
@@ -35,22 +29,12 @@ async fn update_me(
     Auth(p): Auth,
     JsonBody(input): JsonBody<UpdateMe>,
 ) -> AppResult<Response> {
-    Ok(ok(
-        "User updated successfully",
-        users::update_me(&state, &p, input).await?,
-    ))
+    Ok(ok("User updated successfully", users::update_me(&state, &p, input).await?))
 }
 
-async fn list_orgs(
-    State(state): State<AppState>,
-    Auth(p): Auth,
-    query: QueryMap,
-) -> AppResult<Response> {
+async fn list_orgs(State(state): State<AppState>, Auth(p): Auth, query: QueryMap) -> AppResult<Response> {
     let params = query.page()?;
-    Ok(page(
-        "Organizations fetched successfully",
-        organizations::list(&state, &p, params).await?,
-    ))
+    Ok(page("Organizations fetched successfully", organizations::list(&state, &p, params).await?))
 }
 
 async fn create_org(
@@ -58,21 +42,11 @@ async fn create_org(
     Auth(p): Auth,
     JsonBody(input): JsonBody<CreateOrganization>,
 ) -> AppResult<Response> {
-    Ok(created(
-        "Organization created successfully",
-        organizations::create(&state, &p, input).await?,
-    ))
+    Ok(created("Organization created successfully", organizations::create(&state, &p, input).await?))
 }
 
-async fn get_org(
-    State(state): State<AppState>,
-    Auth(p): Auth,
-    Path(org): Path<String>,
-) -> AppResult<Response> {
-    Ok(ok(
-        "Organization fetched successfully",
-        organizations::get(&state, &p, &org).await?,
-    ))
+async fn get_org(State(state): State<AppState>, Auth(p): Auth, Path(org): Path<String>) -> AppResult<Response> {
+    Ok(ok("Organization fetched successfully", organizations::get(&state, &p, &org).await?))
 }
 
 async fn update_org(
@@ -81,8 +55,5 @@ async fn update_org(
     Path(org): Path<String>,
     JsonBody(input): JsonBody<UpdateOrganization>,
 ) -> AppResult<Response> {
-    Ok(ok(
-        "Organization updated successfully",
-        organizations::update(&state, &p, &org, input).await?,
-    ))
+    Ok(ok("Organization updated successfully", organizations::update(&state, &p, &org, input).await?))
 }

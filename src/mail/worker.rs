@@ -33,14 +33,11 @@ impl Transport {
     fn new(config: &Config) -> Result<Transport, String> {
         Ok(match &config.mail {
             MailTransport::File(dir) => {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
                 Transport::File(dir.clone())
             }
             MailTransport::Smtp(url) => Transport::Smtp(
-                AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-                    .map_err(|e| format!("bad SMTP URL: {e}"))?
-                    .build(),
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(url).map_err(|e| format!("bad SMTP URL: {e}"))?.build(),
             ),
         })
     }
@@ -52,36 +49,21 @@ impl Transport {
                 let tmp = dir.join(format!(".{id}.eml.tmp"));
                 let path = dir.join(format!("{id}.eml"));
                 // Written aside, then renamed: a reader never sees half a message.
-                tokio::fs::write(&tmp, bytes)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                tokio::fs::rename(&tmp, &path)
-                    .await
-                    .map_err(|e| e.to_string())
+                tokio::fs::write(&tmp, bytes).await.map_err(|e| e.to_string())?;
+                tokio::fs::rename(&tmp, &path).await.map_err(|e| e.to_string())
             }
-            Transport::Smtp(smtp) => smtp
-                .send(message)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
+            Transport::Smtp(smtp) => smtp.send(message).await.map(|_| ()).map_err(|e| e.to_string()),
         }
     }
 }
 
 fn build_message(from: &Mailbox, row: &outbox::Model, body: String) -> Result<Message, String> {
-    let to: Mailbox = row
-        .recipient
-        .parse()
-        .map_err(|e| format!("bad recipient: {e}"))?;
+    let to: Mailbox = row.recipient.parse().map_err(|e| format!("bad recipient: {e}"))?;
     Message::builder()
         .from(from.clone())
         .to(to)
         .subject(row.subject.clone())
-        .singlepart(
-            SinglePart::builder()
-                .header(ContentType::TEXT_PLAIN)
-                .body(plain_body(body)),
-        )
+        .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(plain_body(body)))
         .map_err(|e| e.to_string())
 }
 
@@ -95,11 +77,7 @@ fn plain_body(text: String) -> Body {
     if !fits {
         return Body::new(text);
     }
-    let encoding = if crlf.is_ascii() {
-        ContentTransferEncoding::SevenBit
-    } else {
-        ContentTransferEncoding::EightBit
-    };
+    let encoding = if crlf.is_ascii() { ContentTransferEncoding::SevenBit } else { ContentTransferEncoding::EightBit };
     Body::dangerous_pre_encoded(crlf.into_bytes(), encoding)
 }
 
@@ -111,10 +89,7 @@ pub fn spawn(
     shutdown: CancellationToken,
 ) -> Result<tokio::task::JoinHandle<()>, String> {
     let transport = Transport::new(config)?;
-    let from: Mailbox = config
-        .mail_from
-        .parse()
-        .map_err(|e| format!("GATEHOUSE_MAIL_FROM: {e}"))?;
+    let from: Mailbox = config.mail_from.parse().map_err(|e| format!("GATEHOUSE_MAIL_FROM: {e}"))?;
     Ok(tokio::spawn(async move {
         loop {
             if shutdown.is_cancelled() {
@@ -135,11 +110,7 @@ pub fn spawn(
 }
 
 /// Delivers what is due now; returns how many rows it looked at.
-async fn deliver_due(
-    db: &Db,
-    transport: &Transport,
-    from: &Mailbox,
-) -> Result<usize, sea_orm::DbErr> {
+async fn deliver_due(db: &Db, transport: &Transport, from: &Mailbox) -> Result<usize, sea_orm::DbErr> {
     let t = now();
     let due = outbox::Entity::find()
         .filter(outbox::Column::DeliveredAt.is_null())
@@ -177,11 +148,7 @@ async fn claim(db: &Db, row: &outbox::Model, t: DateTime<Utc>) -> Result<bool, s
     Ok(res.rows_affected == 1)
 }
 
-async fn record(
-    db: &Db,
-    row: &outbox::Model,
-    outcome: Result<(), String>,
-) -> Result<(), sea_orm::DbErr> {
+async fn record(db: &Db, row: &outbox::Model, outcome: Result<(), String>) -> Result<(), sea_orm::DbErr> {
     let t = now();
     let update = outbox::Entity::update_many().filter(outbox::Column::Id.eq(row.id.clone()));
     match outcome {
@@ -190,10 +157,7 @@ async fn record(
             update
                 .col_expr(outbox::Column::DeliveredAt, Expr::value(Some(t)))
                 .col_expr(outbox::Column::Body, Expr::value(Option::<String>::None))
-                .col_expr(
-                    outbox::Column::LastError,
-                    Expr::value(Option::<String>::None),
-                )
+                .col_expr(outbox::Column::LastError, Expr::value(Option::<String>::None))
                 .col_expr(outbox::Column::Attempts, Expr::value(row.attempts + 1))
                 .exec(&db.conn)
                 .await?;
@@ -204,14 +168,8 @@ async fn record(
             tracing::warn!(mail_id = %row.id, attempts, error = %e, "mail delivery failed; will retry");
             update
                 .col_expr(outbox::Column::Attempts, Expr::value(attempts))
-                .col_expr(
-                    outbox::Column::LastError,
-                    Expr::value(Some(e.chars().take(1000).collect::<String>())),
-                )
-                .col_expr(
-                    outbox::Column::NextAttemptAt,
-                    Expr::value(t + TimeDelta::seconds(backoff)),
-                )
+                .col_expr(outbox::Column::LastError, Expr::value(Some(e.chars().take(1000).collect::<String>())))
+                .col_expr(outbox::Column::NextAttemptAt, Expr::value(t + TimeDelta::seconds(backoff)))
                 .exec(&db.conn)
                 .await?;
         }

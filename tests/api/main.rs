@@ -1,0 +1,14 @@
+//! The HTTP test suite: every test drives a real Gatehouse over HTTP, on SQLite and (when
+//! `TEST_DATABASE_URL` is set) on PostgreSQL.
+
+mod helpers;
+
+mod accounts;
+mod conventions;
+mod keys;
+mod operations;
+mod organizations;
+mod projects;
+mod quickstart;
+mod sessions;
+mod tenancy;
