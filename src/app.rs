@@ -39,7 +39,8 @@ impl App {
         let signal = MailSignal::default();
         let worker = mail::worker::spawn(db.clone(), &config, signal.clone(), shutdown.clone())?;
         let hasher = Hasher::new(config.hash_concurrency);
-        let state = AppState { db, config: Arc::new(config), hasher, mail: signal };
+        let schema = crate::graphql::build_schema(config.graphql_introspection);
+        let state = AppState { db, config: Arc::new(config), hasher, mail: signal, schema };
         Ok(App { listener, state, shutdown, worker })
     }
 

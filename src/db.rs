@@ -1,5 +1,7 @@
 //! Database connection, migrations and transactions, for SQLite and PostgreSQL alike.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
@@ -13,6 +15,9 @@ use sea_orm::{
 #[derive(Clone)]
 pub struct Db {
     pub conn: DatabaseConnection,
+    /// SQL statements run through this pool since it opened (tests count them to prove that
+    /// nested GraphQL lists are batched).
+    statements: Arc<AtomicU64>,
 }
 
 impl Db {
@@ -37,8 +42,18 @@ impl Db {
                     .foreign_keys(true)
             });
         }
-        let conn = Database::connect(opts).await?;
-        Ok(Db { conn })
+        let mut conn = Database::connect(opts).await?;
+        let statements = Arc::new(AtomicU64::new(0));
+        let counter = statements.clone();
+        conn.set_metric_callback(move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
+        Ok(Db { conn, statements })
+    }
+
+    /// How many SQL statements this pool has run.
+    pub fn statement_count(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
     }
 
     pub fn backend(&self) -> DbBackend {

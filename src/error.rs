@@ -135,8 +135,11 @@ impl FieldError {
     }
 }
 
-#[derive(Clone, Debug, thiserror::Error)]
-#[error("{code:?}: {message}")]
+/// Deliberately not `Display` (nor `std::error::Error`): async-graphql converts any `Display`
+/// error into a GraphQL error with its text and no code, so `?` on an `AppResult` inside a
+/// resolver would silently drop the code. Without `Display` that does not compile; resolvers
+/// convert through `crate::graphql::GqlResult` instead.
+#[derive(Clone, Debug)]
 pub struct AppError {
     pub code: Code,
     pub message: String,
@@ -217,18 +220,6 @@ impl From<sea_orm::DbErr> for AppError {
                 e
             }
             _ => AppError::internal(err),
-        }
-    }
-}
-
-impl<E: std::fmt::Display> From<sea_orm::TransactionError<E>> for AppError
-where
-    AppError: From<E>,
-{
-    fn from(err: sea_orm::TransactionError<E>) -> Self {
-        match err {
-            sea_orm::TransactionError::Connection(e) => e.into(),
-            sea_orm::TransactionError::Transaction(e) => e.into(),
         }
     }
 }

@@ -20,6 +20,8 @@ struct Cli {
 enum Command {
     /// Migrate the database, then serve HTTP (the default).
     Serve,
+    /// Print the GraphQL schema (SDL) on stdout: what `schema.graphql` holds.
+    PrintSchema,
     /// Apply or inspect database migrations.
     Migrate {
         #[command(subcommand)]
@@ -47,6 +49,10 @@ fn fail(message: impl std::fmt::Display) -> ! {
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
+    if let Some(Command::PrintSchema) = cli.command {
+        print!("{}", gatehouse::graphql::sdl());
+        return;
+    }
     let config = Config::load().unwrap_or_else(|e| fail(e));
     gatehouse::telemetry::init(config.log_format);
     match cli.command.unwrap_or(Command::Serve) {
@@ -57,6 +63,7 @@ async fn main() {
                 fail(format!("server error: {e}"));
             }
         }
+        Command::PrintSchema => unreachable!("handled before configuration is read"),
         Command::Migrate { action } => {
             let action = action.unwrap_or(MigrateAction::Up);
             let result = Db::with_migration_lock(&config.database_url, |conn| async move {

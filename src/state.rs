@@ -14,4 +14,5 @@ pub struct AppState {
     pub hasher: Hasher,
     /// Wakes the mail worker after a transaction that queued mail commits.
     pub mail: MailSignal,
+    pub schema: crate::graphql::GatehouseSchema,
 }

@@ -83,7 +83,7 @@ impl serde::Serialize for Scope {
 }
 
 /// A membership role in an organization.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, async_graphql::Enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, async_graphql::Enum)]
 pub enum Role {
     #[graphql(name = "OWNER")]
     Owner,
@@ -231,11 +231,12 @@ impl Principal {
 
 /// The caller's checked standing in one organization. It can only be made by [`tenant`], so a
 /// domain function that takes one cannot be called without the tenant check.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Tenant {
     org_id: String,
     role: Role,
     membership_id: String,
+    joined_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Tenant {
@@ -248,12 +249,15 @@ impl Tenant {
     pub fn membership_id(&self) -> &str {
         &self.membership_id
     }
+    pub fn joined_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.joined_at
+    }
     /// The standing a membership row gives. Only the domain builds tenants from memberships it
     /// looked up for the principal itself (its own lists), never from input.
     pub(super) fn from_membership(m: &membership::Model) -> AppResult<Tenant> {
         let role = Role::parse(&m.role)
             .ok_or_else(|| AppError::internal(format!("membership {} has role {}", m.id, m.role)))?;
-        Ok(Tenant { org_id: m.organization_id.clone(), role, membership_id: m.id.clone() })
+        Ok(Tenant { org_id: m.organization_id.clone(), role, membership_id: m.id.clone(), joined_at: m.created_at })
     }
 
     pub fn require(&self, p: Permission) -> AppResult<()> {

@@ -46,8 +46,9 @@ fn check_password(p: &str) -> Result<(), validator::ValidationError> {
     }
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Validate)]
+#[derive(Clone, Debug, Default, Deserialize, Validate, async_graphql::InputObject)]
 #[serde(rename_all = "camelCase")]
+#[graphql(name = "SignUpInput")]
 pub struct SignUp {
     #[serde(default)]
     #[validate(custom(function = "check_email"))]
@@ -166,8 +167,9 @@ async fn try_sign_up(state: &AppState, input: &SignUp, hash: &str) -> Result<Sig
     Ok(SignedUp { user: user_view, organization: org_view })
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Validate)]
+#[derive(Clone, Debug, Default, Deserialize, Validate, async_graphql::InputObject)]
 #[serde(rename_all = "camelCase")]
+#[graphql(name = "SignInInput")]
 pub struct SignIn {
     #[serde(default)]
     #[validate(length(min = 1, message = "Required"))]

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod accounts;
 pub mod api_keys;
+pub mod members;
 pub mod organizations;
 pub mod projects;
 pub mod sessions;
@@ -86,7 +87,7 @@ impl ClientInfo {
 }
 
 /// `offset`/`limit` of a list (API.md 1.4): offset >= 0, limit 1..=100, default 20.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct PageParams {
     pub offset: u64,
     pub limit: u64,
@@ -245,4 +246,63 @@ pub fn is_slug(s: &str) -> bool {
         && !s.starts_with('-')
         && !s.ends_with('-')
         && !s.contains("--")
+}
+
+/// Pages of many parents in one statement: the rows of `base` numbered newest first within each
+/// value of `partition`, keeping numbers `offset+1 ..= offset+limit`. Used by the GraphQL
+/// DataLoaders, so nested lists cost one statement per level, not one per parent.
+pub async fn windowed<E>(
+    conn: &impl sea_orm::ConnectionTrait,
+    base: sea_orm::Select<E>,
+    partition: E::Column,
+    page: PageParams,
+) -> AppResult<Vec<E::Model>>
+where
+    E: sea_orm::EntityTrait,
+    E::Model: sea_orm::FromQueryResult,
+{
+    use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Order, Query};
+    use sea_orm::{IdenStatic, QueryTrait};
+    let mut inner = base.into_query();
+    let rank = format!(
+        "ROW_NUMBER() OVER (PARTITION BY \"{}\" ORDER BY \"created_at\" DESC, \"id\" DESC)",
+        partition.as_str()
+    );
+    inner.expr_as(Expr::cust(rank), Alias::new("gh_rank"));
+    let outer = Query::select()
+        .column(Asterisk)
+        .from_subquery(inner, Alias::new("ranked"))
+        .and_where(Expr::col(Alias::new("gh_rank")).gt(page.offset as i64))
+        .and_where(Expr::col(Alias::new("gh_rank")).lte((page.offset + page.limit) as i64))
+        .order_by(Alias::new("gh_rank"), Order::Asc)
+        .take();
+    let stmt = conn.get_database_backend().build(&outer);
+    Ok(E::find().from_raw_sql(stmt).all(conn).await?)
+}
+
+/// Counts of `base`'s rows per value of `key`, in one statement.
+pub async fn counts_by<E>(
+    conn: &impl sea_orm::ConnectionTrait,
+    base: sea_orm::Select<E>,
+    key: E::Column,
+) -> AppResult<std::collections::HashMap<String, u64>>
+where
+    E: sea_orm::EntityTrait,
+{
+    use sea_orm::sea_query::Expr;
+    use sea_orm::QuerySelect;
+    #[derive(sea_orm::FromQueryResult)]
+    struct Row {
+        key: String,
+        n: i64,
+    }
+    let rows = base
+        .select_only()
+        .column_as(key, "key")
+        .column_as(Expr::cust("COUNT(*)"), "n")
+        .group_by(key)
+        .into_model::<Row>()
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().map(|r| (r.key, r.n as u64)).collect())
 }

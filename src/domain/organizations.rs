@@ -3,11 +3,9 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
-use sea_orm::ExprTrait;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use validator::Validate;
@@ -21,7 +19,7 @@ use crate::state::AppState;
 
 #[derive(Clone, Debug, Serialize, async_graphql::SimpleObject)]
 #[serde(rename_all = "camelCase")]
-#[graphql(name = "Organization")]
+#[graphql(name = "Organization", complex)]
 pub struct OrganizationView {
     pub id: String,
     pub name: String,
@@ -38,27 +36,13 @@ pub struct OrganizationView {
     pub tenant: Tenant,
 }
 
-#[derive(FromQueryResult)]
-struct CountRow {
-    key: String,
-    n: i64,
-}
-
 /// Member counts for many organizations in one statement.
 pub async fn member_counts(conn: &impl ConnectionTrait, org_ids: &[String]) -> AppResult<HashMap<String, u64>> {
     if org_ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows = membership::Entity::find()
-        .select_only()
-        .column_as(membership::Column::OrganizationId, "key")
-        .column_as(Expr::col(membership::Column::Id).count(), "n")
-        .filter(membership::Column::OrganizationId.is_in(org_ids.iter().cloned()))
-        .group_by(membership::Column::OrganizationId)
-        .into_model::<CountRow>()
-        .all(conn)
-        .await?;
-    Ok(rows.into_iter().map(|r| (r.key, r.n as u64)).collect())
+    let base = membership::Entity::find().filter(membership::Column::OrganizationId.is_in(org_ids.iter().cloned()));
+    super::counts_by(conn, base, membership::Column::OrganizationId).await
 }
 
 async fn views(
@@ -210,8 +194,9 @@ pub async fn list(state: &AppState, principal: &Principal, page: PageParams) -> 
     Ok(Page::new(views(conn, rows).await?, total, page))
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Validate)]
+#[derive(Clone, Debug, Default, Deserialize, Validate, async_graphql::InputObject)]
 #[serde(rename_all = "camelCase")]
+#[graphql(name = "CreateOrganizationInput")]
 pub struct CreateOrganization {
     #[serde(default)]
     #[validate(length(min = 1, max = 100, message = "Must be 1 to 100 characters"))]
@@ -320,4 +305,36 @@ pub async fn update(
     am.updated_at = Set(now());
     let org = am.update(&state.db.conn).await.map_err(|e| on_unique(e, || AppError::conflict("That slug is taken")))?;
     Ok(views(&state.db.conn, vec![(org, tenant)]).await?.pop().expect("one view"))
+}
+
+/// The views of these organizations as the principal sees them (its role in each), for
+/// references such as `Project.organization`. Organizations the principal does not belong to,
+/// or outside its pin, are simply absent.
+pub async fn views_for(
+    conn: &impl ConnectionTrait,
+    principal: &Principal,
+    org_ids: &[String],
+) -> AppResult<HashMap<String, OrganizationView>> {
+    let mut q = membership::Entity::find()
+        .filter(membership::Column::UserId.eq(principal.user_id()))
+        .filter(membership::Column::OrganizationId.is_in(org_ids.iter().cloned()));
+    if let Some(pin) = &principal.pinned_org {
+        q = q.filter(membership::Column::OrganizationId.eq(pin.clone()));
+    }
+    let memberships = q.all(conn).await?;
+    let ids: Vec<String> = memberships.iter().map(|m| m.organization_id.clone()).collect();
+    let mut orgs: HashMap<String, organization::Model> = organization::Entity::find()
+        .filter(organization::Column::Id.is_in(ids))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|o| (o.id.clone(), o))
+        .collect();
+    let mut rows = Vec::with_capacity(memberships.len());
+    for m in &memberships {
+        if let Some(o) = orgs.remove(&m.organization_id) {
+            rows.push((o, Tenant::from_membership(m)?));
+        }
+    }
+    Ok(views(conn, rows).await?.into_iter().map(|v| (v.id.clone(), v)).collect())
 }

@@ -152,8 +152,11 @@ pub async fn revoke_all(state: &AppState, principal: &Principal, keep_current: b
     Ok(q.exec(&state.db.conn).await?.rows_affected)
 }
 
-/// Deletes one session by id (sign-out).
-pub async fn delete(conn: &impl ConnectionTrait, id: &str) -> AppResult<()> {
-    session::Entity::delete_by_id(id.to_string()).exec(conn).await?;
+/// Sign-out: deletes the caller's current session, if the request came with one. Always
+/// succeeds (signing out twice is not an error); the door clears the cookie.
+pub async fn sign_out(state: &AppState, principal: Option<&Principal>) -> AppResult<()> {
+    if let Some(id) = principal.and_then(|p| p.session_id.clone()) {
+        session::Entity::delete_by_id(id).exec(&state.db.conn).await?;
+    }
     Ok(())
 }

@@ -2,12 +2,7 @@
 
 use std::collections::HashMap;
 
-use sea_orm::sea_query::Expr;
-use sea_orm::ExprTrait;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IntoActiveModel, QueryFilter,
-    QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 use validator::Validate;
 
@@ -65,27 +60,13 @@ impl UserView {
     }
 }
 
-#[derive(FromQueryResult)]
-struct CountRow {
-    key: String,
-    n: i64,
-}
-
 /// Membership counts for many users in one statement.
 pub async fn organization_counts(conn: &impl ConnectionTrait, user_ids: &[String]) -> AppResult<HashMap<String, u64>> {
     if user_ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows = membership::Entity::find()
-        .select_only()
-        .column_as(membership::Column::UserId, "key")
-        .column_as(Expr::col(membership::Column::Id).count(), "n")
-        .filter(membership::Column::UserId.is_in(user_ids.iter().cloned()))
-        .group_by(membership::Column::UserId)
-        .into_model::<CountRow>()
-        .all(conn)
-        .await?;
-    Ok(rows.into_iter().map(|r| (r.key, r.n as u64)).collect())
+    let base = membership::Entity::find().filter(membership::Column::UserId.is_in(user_ids.iter().cloned()));
+    super::counts_by(conn, base, membership::Column::UserId).await
 }
 
 /// The views of many users: one statement for the counts, whatever their number.
@@ -111,14 +92,16 @@ pub async fn me(state: &AppState, principal: &Principal) -> AppResult<UserView> 
     view(&state.db.conn, principal.user.clone()).await
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Validate)]
+#[derive(Clone, Debug, Default, Deserialize, Validate, async_graphql::InputObject)]
 #[serde(rename_all = "camelCase")]
+#[graphql(name = "EmailPreferencesInput")]
 pub struct EmailPreferencesInput {
     pub marketing_opt_out: Option<bool>,
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Validate)]
+#[derive(Clone, Debug, Default, Deserialize, Validate, async_graphql::InputObject)]
 #[serde(rename_all = "camelCase")]
+#[graphql(name = "UpdateMeInput")]
 pub struct UpdateMe {
     #[validate(length(min = 1, max = 100, message = "Must be 1 to 100 characters"))]
     pub full_name: Option<String>,

@@ -52,9 +52,7 @@ async fn sign_out(
     MaybeAuth(principal): MaybeAuth,
     cookies: ResponseCookies,
 ) -> AppResult<Response> {
-    if let Some(id) = principal.as_ref().and_then(|p| p.session_id.clone()) {
-        sessions::delete(&state.db.conn, &id).await?;
-    }
+    sessions::sign_out(&state, principal.as_deref()).await?;
     cookies.push(clear_session_cookie(&state.config));
     Ok(ok("Signed out successfully", json!({ "success": true })))
 }

@@ -81,7 +81,7 @@ fn security_headers(h: &mut HeaderMap, path: &str, https: bool) {
     h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
-    if path.starts_with("/api/") && !h.contains_key(header::CACHE_CONTROL) {
+    if (path.starts_with("/api/") || path == "/graphql") && !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     if https {

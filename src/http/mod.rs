@@ -26,6 +26,7 @@ pub fn router(state: AppState) -> Router {
         .merge(keys::routes())
         .merge(users::routes())
         .merge(projects::routes())
+        .merge(crate::graphql::handler::routes())
         .with_state(state.clone());
     with_layers(routes, state.config.clone())
 }

@@ -266,6 +266,30 @@ impl Resp {
         self.headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).map(str::to_string).collect()
     }
 
+    /// The `extensions.code` of each GraphQL error.
+    pub fn gql_codes(&self) -> Vec<String> {
+        self.body["errors"]
+            .as_array()
+            .map(|a| a.iter().map(|e| e["extensions"]["code"].as_str().unwrap_or("").to_string()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Asserts a GraphQL answer has no errors and returns its `data`.
+    #[track_caller]
+    pub fn gql_data(&self) -> &Value {
+        assert_eq!(self.status, 200, "{}", self.text);
+        assert!(self.body.get("errors").is_none(), "unexpected errors: {}", self.text);
+        &self.body["data"]
+    }
+
+    /// Asserts a GraphQL answer failed with one error of this code (and the REST status).
+    #[track_caller]
+    pub fn gql_error(&self, code: &str, status: u16) -> &Value {
+        assert_eq!(self.gql_codes(), vec![code.to_string()], "{}", self.text);
+        assert_eq!(self.body["errors"][0]["extensions"]["status"], json!(status), "{}", self.text);
+        &self.body["errors"][0]
+    }
+
     /// The names of the fields listed in a `VALIDATION_ERROR`.
     pub fn error_fields(&self) -> Vec<String> {
         self.body["meta"]["errors"]
@@ -318,6 +342,11 @@ impl Api {
     /// A request builder for anything unusual (raw bodies, extra headers).
     pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         self.http.request(method, self.url(path))
+    }
+
+    /// `POST /graphql` with a query and variables.
+    pub async fn gql(&self, query: &str, variables: Value) -> Resp {
+        self.post("/graphql", json!({ "query": query, "variables": variables })).await
     }
 
     pub async fn sign_in(&self, email: &str, password: &str) -> Resp {

@@ -5,6 +5,7 @@ mod helpers;
 
 mod accounts;
 mod conventions;
+mod graphql;
 mod keys;
 mod operations;
 mod organizations;

@@ -1,0 +1,163 @@
+//! `POST /graphql` (one operation or a batch), `GET /graphql?query=` (queries only) and the
+//! explorer for browsers. The credential is resolved by the same code as REST; size, batch,
+//! depth and complexity limits are checked before any resolver runs.
+
+use std::sync::Arc;
+
+use async_graphql::parser::types::OperationType;
+use async_graphql::{BatchRequest, BatchResponse, ServerError};
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde_json::json;
+
+use super::loaders::Loaders;
+use super::{explorer, RequestCtx, MAX_BATCH, MAX_QUERY_BYTES};
+use crate::http::extract::{client_info, read_body, resolve_principal, QueryMap, ResponseCookies};
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/graphql", get(get_graphql).post(post_graphql))
+        .route("/graphql/assets/{name}", get(explorer::asset))
+}
+
+/// A GraphQL-shaped error answer for requests refused before execution.
+fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
+    let body =
+        json!({ "errors": [ { "message": message, "extensions": { "code": code, "status": status.as_u16() } } ] });
+    (status, axum::Json(body)).into_response()
+}
+
+async fn post_graphql(State(state): State<AppState>, req: Request) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let bytes = match read_body(body).await {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let batch: BatchRequest = match serde_json::from_slice(&bytes) {
+        Ok(b) => b,
+        Err(e) => return refuse(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", &format!("Not a GraphQL request: {e}")),
+    };
+    execute(&state, &mut parts, batch, false).await
+}
+
+async fn get_graphql(State(state): State<AppState>, query: QueryMap, req: Request) -> Response {
+    let (mut parts, _) = req.into_parts();
+    let wants_html =
+        parts.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
+    if wants_html {
+        return explorer::page();
+    }
+    let Some(text) = query.get("query") else {
+        return refuse(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", "Missing the `query` parameter");
+    };
+    let mut request = async_graphql::Request::new(text);
+    if let Some(name) = query.get("operationName") {
+        request = request.operation_name(name);
+    }
+    if let Some(vars) = query.get("variables") {
+        match serde_json::from_str::<serde_json::Value>(vars) {
+            Ok(v) => request = request.variables(async_graphql::Variables::from_json(v)),
+            Err(_) => return refuse(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", "`variables` is not JSON"),
+        }
+    }
+    execute(&state, &mut parts, BatchRequest::Single(request), true).await
+}
+
+/// Checks what can be checked without running anything, then executes with the request data.
+async fn execute(
+    state: &AppState,
+    parts: &mut axum::http::request::Parts,
+    batch: BatchRequest,
+    queries_only: bool,
+) -> Response {
+    let requests: Vec<&async_graphql::Request> = batch.iter().collect();
+    if requests.is_empty() {
+        return refuse(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", "Empty batch");
+    }
+    if requests.len() > MAX_BATCH {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "VALIDATION_ERROR",
+            &format!("A batch holds at most {MAX_BATCH} operations"),
+        );
+    }
+    if requests.iter().any(|r| r.query.len() > MAX_QUERY_BYTES) {
+        return refuse(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", "A query may be at most 100 KiB");
+    }
+    if queries_only && requests.iter().any(|r| is_mutation(r)) {
+        return refuse(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "Mutations need POST");
+    }
+    if !state.config.graphql_introspection && requests.iter().any(|r| asks_introspection(r)) {
+        return refuse(StatusCode::FORBIDDEN, "FORBIDDEN", "Introspection is disabled on this server");
+    }
+
+    let auth = resolve_principal(parts, state).await;
+    let ctx = Arc::new(RequestCtx {
+        state: state.clone(),
+        loaders: Loaders::new(state, auth.as_ref().ok().cloned().flatten()),
+        auth,
+        client: client_info(parts),
+        cookies: parts.extensions.get::<ResponseCookies>().cloned().unwrap_or_default(),
+    });
+    let batch = match batch {
+        BatchRequest::Single(r) => BatchRequest::Single(r.data(ctx)),
+        BatchRequest::Batch(rs) => BatchRequest::Batch(rs.into_iter().map(|r| r.data(ctx.clone())).collect()),
+    };
+    let response: BatchResponse = state.schema.execute_batch(batch).await;
+    let mut res = axum::Json(label_errors(response)).into_response();
+    res.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    res
+}
+
+/// True when the operation that would run is a mutation (or a subscription).
+fn is_mutation(r: &async_graphql::Request) -> bool {
+    let Ok(doc) = async_graphql::parser::parse_query(&r.query) else { return false };
+    doc.operations.iter().any(|(name, op)| {
+        let selected = match (&r.operation_name, name) {
+            (Some(want), Some(n)) => want.as_str() == n.as_str(),
+            (None, _) => true,
+            (Some(_), None) => false,
+        };
+        selected && op.node.ty != OperationType::Query
+    })
+}
+
+/// True when the document selects `__schema` or `__type` anywhere (`__typename` is harmless).
+fn asks_introspection(r: &async_graphql::Request) -> bool {
+    use async_graphql::parser::types::{Selection, SelectionSet};
+    fn walk(set: &SelectionSet) -> bool {
+        set.items.iter().any(|s| match &s.node {
+            Selection::Field(f) => {
+                matches!(f.node.name.node.as_str(), "__schema" | "__type") || walk(&f.node.selection_set.node)
+            }
+            Selection::InlineFragment(i) => walk(&i.node.selection_set.node),
+            Selection::FragmentSpread(_) => false,
+        })
+    }
+    let Ok(doc) = async_graphql::parser::parse_query(&r.query) else { return false };
+    doc.operations.iter().any(|(_, op)| walk(&op.node.selection_set.node))
+        || doc.fragments.values().any(|f| walk(&f.node.selection_set.node))
+}
+
+/// Errors raised by GraphQL itself (parse, validation, depth and complexity limits) get the
+/// `VALIDATION_ERROR` code too, so clients can branch on `extensions.code` for every error.
+fn label_errors(mut response: BatchResponse) -> BatchResponse {
+    fn label(errors: &mut [ServerError]) {
+        for e in errors {
+            let ext = e.extensions.get_or_insert_with(Default::default);
+            if ext.get("code").is_none() {
+                ext.set("code", "VALIDATION_ERROR");
+                ext.set("status", 400);
+            }
+        }
+    }
+    match &mut response {
+        BatchResponse::Single(r) => label(&mut r.errors),
+        BatchResponse::Batch(rs) => rs.iter_mut().for_each(|r| label(&mut r.errors)),
+    }
+    response
+}

@@ -1,0 +1,128 @@
+//! `Mutation`: writes, each through the domain function its REST twin calls, with the same side
+//! effects (cookies, email, audit).
+
+use async_graphql::{Context, Object};
+
+use super::inputs::{CreateApiKeyInput, UpdateApiKeyInput, UpdateOrganizationInput, UpdateProjectInput};
+use super::types::{CreateApiKeyPayload, SignInPayload, SignUpPayload};
+use super::{request_ctx, GqlResult};
+use crate::auth::{clear_session_cookie, session_cookie};
+use crate::domain::accounts::{self, SignIn, SignUp};
+use crate::domain::api_keys::{self, ApiKeyView, DeleteKey};
+use crate::domain::organizations::{self, CreateOrganization, OrganizationView};
+use crate::domain::projects::{self, CreateProject, ProjectView};
+use crate::domain::sessions::{self, SESSION_TTL};
+use crate::domain::users::{self, UpdateMe, UserView};
+
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    /// Creates an account (`POST /api/auth/sign-up/email`). Does not sign in.
+    async fn sign_up(&self, ctx: &Context<'_>, input: SignUp) -> async_graphql::Result<SignUpPayload> {
+        let r = request_ctx(ctx);
+        let done = accounts::sign_up(&r.state, input).await.gql()?;
+        Ok(SignUpPayload { user: done.user, organization: done.organization })
+    }
+
+    /// Signs in (`POST /api/auth/sign-in/email`); the session cookie is set on the HTTP response.
+    async fn sign_in(&self, ctx: &Context<'_>, input: SignIn) -> async_graphql::Result<SignInPayload> {
+        let r = request_ctx(ctx);
+        let signed = accounts::sign_in(&r.state, input, &r.client).await.gql()?;
+        r.cookies.push(session_cookie(&r.state.config, &signed.token, signed.remember_me.then_some(SESSION_TTL)));
+        Ok(SignInPayload { user: signed.user, session: signed.session })
+    }
+
+    /// Ends the current session and clears the cookie (`POST /api/auth/sign-out`).
+    async fn sign_out(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        let r = request_ctx(ctx);
+        let principal = r.auth.as_ref().ok().cloned().flatten();
+        sessions::sign_out(&r.state, principal.as_deref()).await.gql()?;
+        r.cookies.push(clear_session_cookie(&r.state.config));
+        Ok(true)
+    }
+
+    /// `PUT /api/user/me`. Scope `user:write`.
+    async fn update_me(&self, ctx: &Context<'_>, input: UpdateMe) -> async_graphql::Result<UserView> {
+        let r = request_ctx(ctx);
+        users::update_me(&r.state, r.principal()?, input).await.gql()
+    }
+
+    /// `POST /api/user/organizations`. Scope `user:write`.
+    async fn create_organization(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateOrganization,
+    ) -> async_graphql::Result<OrganizationView> {
+        let r = request_ctx(ctx);
+        organizations::create(&r.state, r.principal()?, input).await.gql()
+    }
+
+    /// `PUT /api/user/organizations/{id}`. Scope `user:write`, permission `organization:update`.
+    async fn update_organization(
+        &self,
+        ctx: &Context<'_>,
+        id: String,
+        input: UpdateOrganizationInput,
+    ) -> async_graphql::Result<OrganizationView> {
+        let r = request_ctx(ctx);
+        organizations::update(&r.state, r.principal()?, &id, input.into()).await.gql()
+    }
+
+    /// `POST {org}/projects`. Scope `projects:write`.
+    async fn create_project(
+        &self,
+        ctx: &Context<'_>,
+        organization_id: String,
+        input: CreateProject,
+    ) -> async_graphql::Result<ProjectView> {
+        let r = request_ctx(ctx);
+        projects::create(&r.state, r.principal()?, &organization_id, input).await.gql()
+    }
+
+    /// `PUT {org}/projects/{id}`. Scope `projects:write`.
+    async fn update_project(
+        &self,
+        ctx: &Context<'_>,
+        organization_id: String,
+        id: String,
+        input: UpdateProjectInput,
+    ) -> async_graphql::Result<ProjectView> {
+        let r = request_ctx(ctx);
+        projects::update(&r.state, r.principal()?, &organization_id, &id, input.into()).await.gql()
+    }
+
+    /// `DELETE {org}/projects/{id}`; answers the deleted id. Scope `projects:write`.
+    async fn delete_project(
+        &self,
+        ctx: &Context<'_>,
+        organization_id: String,
+        id: String,
+    ) -> async_graphql::Result<String> {
+        let r = request_ctx(ctx);
+        projects::delete(&r.state, r.principal()?, &organization_id, &id).await.gql()
+    }
+
+    /// `POST /api/auth/api-key/create`: the payload's `key` is the only time the secret is shown.
+    async fn create_api_key(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateApiKeyInput,
+    ) -> async_graphql::Result<CreateApiKeyPayload> {
+        let r = request_ctx(ctx);
+        let created = api_keys::create(&r.state, r.principal()?, input.into()).await.gql()?;
+        Ok(CreateApiKeyPayload { key: created.key, api_key: created.view })
+    }
+
+    /// `POST /api/auth/api-key/update`. Scope `api-keys:write`.
+    async fn update_api_key(&self, ctx: &Context<'_>, input: UpdateApiKeyInput) -> async_graphql::Result<ApiKeyView> {
+        let r = request_ctx(ctx);
+        api_keys::update(&r.state, r.principal()?, input.into()).await.gql()
+    }
+
+    /// `POST /api/auth/api-key/delete`; answers the deleted id. Scope `api-keys:delete`.
+    async fn delete_api_key(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<String> {
+        let r = request_ctx(ctx);
+        api_keys::delete(&r.state, r.principal()?, DeleteKey { key_id: id }).await.gql()
+    }
+}
