@@ -4,13 +4,18 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_accounts;
 mod m20261127_000002_tenancy;
+mod m20261127_000003_collaboration;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261127_000001_accounts::Migration), Box::new(m20261127_000002_tenancy::Migration)]
+        vec![
+            Box::new(m20261127_000001_accounts::Migration),
+            Box::new(m20261127_000002_tenancy::Migration),
+            Box::new(m20261127_000003_collaboration::Migration),
+        ]
     }
 }
 
@@ -34,5 +39,16 @@ pub(crate) mod cols {
     }
     pub fn ts_null(name: &'static str) -> ColumnDef {
         schema::timestamp_with_time_zone_null(name)
+    }
+
+    /// `from.col` references `to.id`, deleted with it (or set to null when `set_null`).
+    pub fn references(
+        from: &'static str,
+        col: &'static str,
+        to: &'static str,
+        set_null: bool,
+    ) -> ForeignKeyCreateStatement {
+        let action = if set_null { ForeignKeyAction::SetNull } else { ForeignKeyAction::Cascade };
+        ForeignKey::create().from(from, col).to(to, "id").on_delete(action).take()
     }
 }

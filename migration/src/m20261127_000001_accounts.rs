@@ -35,12 +35,7 @@ impl MigrationTrait for Migration {
                 .col(string_len("password_hash", 255))
                 .col(ts("created_at"))
                 .col(ts("updated_at"))
-                .foreign_key(
-                    ForeignKey::create()
-                        .from("password_credentials", "user_id")
-                        .to("users", "id")
-                        .on_delete(ForeignKeyAction::Cascade),
-                )
+                .foreign_key(&mut references("password_credentials", "user_id", "users", false))
                 .take(),
         )
         .await?;
@@ -58,12 +53,7 @@ impl MigrationTrait for Migration {
                 .col(ts("expires_at"))
                 .col(ts("absolute_expires_at"))
                 .col(boolean("remember"))
-                .foreign_key(
-                    ForeignKey::create()
-                        .from("sessions", "user_id")
-                        .to("users", "id")
-                        .on_delete(ForeignKeyAction::Cascade),
-                )
+                .foreign_key(&mut references("sessions", "user_id", "users", false))
                 .take(),
         )
         .await?;
@@ -79,12 +69,7 @@ impl MigrationTrait for Migration {
                 .col(ts("expires_at"))
                 .col(ts_null("used_at"))
                 .col(ts("created_at"))
-                .foreign_key(
-                    ForeignKey::create()
-                        .from("email_tokens", "user_id")
-                        .to("users", "id")
-                        .on_delete(ForeignKeyAction::Cascade),
-                )
+                .foreign_key(&mut references("email_tokens", "user_id", "users", false))
                 .take(),
         )
         .await?;
@@ -117,12 +102,7 @@ impl MigrationTrait for Migration {
                 .col(string_len_null("ip_address", 64))
                 .col(string_len_null("user_agent", 512))
                 .col(ts("created_at"))
-                .foreign_key(
-                    ForeignKey::create()
-                        .from("login_history", "user_id")
-                        .to("users", "id")
-                        .on_delete(ForeignKeyAction::Cascade),
-                )
+                .foreign_key(&mut references("login_history", "user_id", "users", false))
                 .take(),
         )
         .await?;

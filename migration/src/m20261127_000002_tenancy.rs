@@ -6,10 +6,6 @@ use sea_orm_migration::{prelude::*, schema::*};
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-fn cascade(from: &'static str, col: &'static str, to: &'static str) -> ForeignKeyCreateStatement {
-    ForeignKey::create().from(from, col).to(to, "id").on_delete(ForeignKeyAction::Cascade).take()
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
@@ -35,8 +31,8 @@ impl MigrationTrait for Migration {
                 .col(string_len("role", 16))
                 .col(ts("created_at"))
                 .col(ts("updated_at"))
-                .foreign_key(&mut cascade("memberships", "organization_id", "organizations"))
-                .foreign_key(&mut cascade("memberships", "user_id", "users"))
+                .foreign_key(&mut references("memberships", "organization_id", "organizations", false))
+                .foreign_key(&mut references("memberships", "user_id", "users", false))
                 .take(),
         )
         .await?;
@@ -62,13 +58,8 @@ impl MigrationTrait for Migration {
                 .col(ts_null("next_run_at"))
                 .col(ts("created_at"))
                 .col(ts("updated_at"))
-                .foreign_key(&mut cascade("projects", "organization_id", "organizations"))
-                .foreign_key(
-                    ForeignKey::create()
-                        .from("projects", "created_by_user_id")
-                        .to("users", "id")
-                        .on_delete(ForeignKeyAction::SetNull),
-                )
+                .foreign_key(&mut references("projects", "organization_id", "organizations", false))
+                .foreign_key(&mut references("projects", "created_by_user_id", "users", true))
                 .take(),
         )
         .await?;
@@ -91,8 +82,8 @@ impl MigrationTrait for Migration {
                 .col(ts_null("last_used_at"))
                 .col(ts("created_at"))
                 .col(ts("updated_at"))
-                .foreign_key(&mut cascade("api_keys", "user_id", "users"))
-                .foreign_key(&mut cascade("api_keys", "organization_id", "organizations"))
+                .foreign_key(&mut references("api_keys", "user_id", "users", false))
+                .foreign_key(&mut references("api_keys", "organization_id", "organizations", false))
                 .take(),
         )
         .await?;

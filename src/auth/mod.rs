@@ -131,6 +131,7 @@ async fn resolve_session(state: &AppState, token: &str) -> AppResult<Resolved> {
             pinned_org: None,
             session_id: Some(session.id),
             api_key_id: None,
+            client: Default::default(),
         },
         refreshed_cookie,
     })

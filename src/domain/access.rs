@@ -126,6 +126,15 @@ impl Role {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Role {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Role::parse(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!("unknown role `{s}`, expected one of `owner`, `admin`, `member`"))
+        })
+    }
+}
+
 impl serde::Serialize for Role {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
@@ -185,6 +194,8 @@ pub struct Principal {
     pub session_id: Option<String>,
     /// The key id, for a PAT.
     pub api_key_id: Option<String>,
+    /// Where the request came from (for audit events).
+    pub client: super::ClientInfo,
 }
 
 impl Principal {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use validator::Validate;
 
 use super::access::Principal;
+use super::audit::{self, Target};
 use super::organizations::{self, OrganizationView};
 use super::sessions::{self, NewSession};
 use super::users::{self, UserView};
@@ -23,7 +24,7 @@ pub const RESET_TTL: TimeDelta = TimeDelta::hours(1);
 const PURPOSE_VERIFY: &str = "verify_email";
 const PURPOSE_RESET: &str = "password_reset";
 
-fn check_email(e: &str) -> Result<(), validator::ValidationError> {
+pub(crate) fn check_email(e: &str) -> Result<(), validator::ValidationError> {
     use validator::ValidateEmail;
     if e.is_empty() {
         Err(super::invalid("Required"))
@@ -57,7 +58,10 @@ pub struct SignUp {
     #[validate(custom(function = "check_password"))]
     pub password: String,
     #[serde(default)]
-    #[validate(length(min = 1, max = 100, message = "Must be 1 to 100 characters"))]
+    #[validate(
+        length(min = 1, max = 100, message = "Must be 1 to 100 characters"),
+        custom(function = "super::single_line")
+    )]
     pub name: String,
 }
 
@@ -69,7 +73,7 @@ pub struct SignedUp {
 
 /// Creates the user, the password credential, a default organization with an owner membership
 /// and the verification email, in one transaction. Does not sign in.
-pub async fn sign_up(state: &AppState, mut input: SignUp) -> AppResult<SignedUp> {
+pub async fn sign_up(state: &AppState, mut input: SignUp, client: &ClientInfo) -> AppResult<SignedUp> {
     normalize_email(&mut input.email);
     trim(&mut input.name);
     validate(&input)?;
@@ -77,7 +81,7 @@ pub async fn sign_up(state: &AppState, mut input: SignUp) -> AppResult<SignedUp>
     // A race on a generated handle or slug (two sign-ups deriving the same one) is retried; a
     // race on the email is the answer 409.
     for _ in 0..3 {
-        match try_sign_up(state, &input, &hash).await {
+        match try_sign_up(state, &input, &hash, client).await {
             Err(SignUpError::Unique) => {
                 let exists = user::Entity::find()
                     .filter(user::Column::Email.eq(input.email.clone()))
@@ -122,7 +126,12 @@ impl From<AppError> for SignUpError {
     }
 }
 
-async fn try_sign_up(state: &AppState, input: &SignUp, hash: &str) -> Result<SignedUp, SignUpError> {
+async fn try_sign_up(
+    state: &AppState,
+    input: &SignUp,
+    hash: &str,
+    client: &ClientInfo,
+) -> Result<SignedUp, SignUpError> {
     let txn = state.db.begin().await?;
     if user::Entity::find().filter(user::Column::Email.eq(input.email.clone())).one(&txn).await?.is_some() {
         return Err(SignUpError::App(already_exists()));
@@ -159,6 +168,20 @@ async fn try_sign_up(state: &AppState, input: &SignUp, hash: &str) -> Result<Sig
         organizations::CreateError::Db(db) => SignUpError::from(db),
         organizations::CreateError::App(app) => SignUpError::App(app),
     })?;
+    // The new user acts through the sign-up form, the web (session) flow.
+    let meta = serde_json::json!({ "name": org.name, "slug": org.slug, "via": "sign-up" });
+    audit::write(
+        &txn,
+        &org.id,
+        Some(&u.id),
+        "session",
+        client,
+        "organization.created",
+        Target("organization", &org.id),
+        meta,
+        t,
+    )
+    .await?;
     let token = issue_token(&txn, &u.id, PURPOSE_VERIFY, VERIFY_TTL, t).await?;
     mail::enqueue(&txn, templates::verify_email(state.config.base(), &u.email, &u.full_name, &token), t).await?;
     let org_view = organizations::view_for_owner(&txn, org).await?;

@@ -12,6 +12,7 @@ use serde_json::Value;
 use validator::Validate;
 
 use super::access::{self, CredentialKind, Permission, Principal, Scope};
+use super::audit::{self, Target};
 use super::{now, trim, ts, ts_opt, validate, Page, PageParams, Timestamp};
 use crate::auth::tokens::{digest, is_ulid, random_alphanumeric};
 use crate::entities::{api_key, user};
@@ -169,6 +170,7 @@ pub async fn create(state: &AppState, principal: &Principal, mut input: CreateKe
     }
     let t = now();
     let key = format!("{PREFIX}{}", random_alphanumeric(RANDOM_LEN));
+    let txn = state.db.begin().await?;
     let row = api_key::ActiveModel {
         id: Set(format!("ak_{}", crate::auth::tokens::new_ulid())),
         user_id: Set(principal.user_id().to_string()),
@@ -184,8 +186,10 @@ pub async fn create(state: &AppState, principal: &Principal, mut input: CreateKe
         created_at: Set(t),
         updated_at: Set(t),
     }
-    .insert(&state.db.conn)
+    .insert(&txn)
     .await?;
+    audit_pinned(&txn, principal, &row, "api_key.created").await?;
+    txn.commit().await?;
     Ok(CreatedKey { key, view: ApiKeyView::new(row) })
 }
 
@@ -197,6 +201,16 @@ fn owned(principal: &Principal) -> sea_orm::Select<api_key::Entity> {
         q = q.filter(api_key::Column::OrganizationId.eq(pin.clone()));
     }
     q
+}
+
+/// Every key of a user (for the account export), newest first.
+pub async fn all_of(conn: &impl ConnectionTrait, user_id: &str) -> AppResult<Vec<ApiKeyView>> {
+    let rows = api_key::Entity::find()
+        .filter(api_key::Column::UserId.eq(user_id))
+        .order_by_desc(api_key::Column::CreatedAt)
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().map(ApiKeyView::new).collect())
 }
 
 /// `GET /api/auth/api-key/list`.
@@ -267,7 +281,11 @@ pub async fn update(state: &AppState, principal: &Principal, mut input: UpdateKe
         am.scopes = Set(store_scopes(&s));
     }
     am.updated_at = Set(now());
-    Ok(ApiKeyView::new(am.update(conn).await?))
+    let txn = state.db.begin().await?;
+    let k = am.update(&txn).await?;
+    audit_pinned(&txn, principal, &k, "api_key.updated").await?;
+    txn.commit().await?;
+    Ok(ApiKeyView::new(k))
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Validate)]
@@ -284,8 +302,25 @@ pub async fn delete(state: &AppState, principal: &Principal, input: DeleteKey) -
     validate(&input)?;
     let conn = &state.db.conn;
     let k = find_owned(conn, principal, &input.key_id).await?;
-    api_key::Entity::delete_by_id(k.id.clone()).exec(conn).await?;
+    let txn = state.db.begin().await?;
+    api_key::Entity::delete_by_id(k.id.clone()).exec(&txn).await?;
+    audit_pinned(&txn, principal, &k, "api_key.deleted").await?;
+    txn.commit().await?;
     Ok(k.id)
+}
+
+/// A key pinned to an organization is part of that organization: its changes go in its log.
+async fn audit_pinned(
+    conn: &impl ConnectionTrait,
+    principal: &Principal,
+    k: &api_key::Model,
+    action: &str,
+) -> AppResult<()> {
+    if let Some(org) = &k.organization_id {
+        let meta = serde_json::json!({ "name": k.name, "scopes": parse_scopes(&k.scopes), "enabled": k.enabled });
+        audit::record(conn, org, principal, action, Target("api_key", &k.id), meta).await?;
+    }
+    Ok(())
 }
 
 /// Resolves a raw `ba_` key to its principal: `INVALID_API_KEY` when malformed, unknown,
@@ -319,6 +354,7 @@ pub async fn authenticate(conn: &impl ConnectionTrait, raw: &str) -> AppResult<P
         pinned_org: k.organization_id,
         session_id: None,
         api_key_id: Some(k.id),
+        client: Default::default(),
     })
 }
 

@@ -2,13 +2,19 @@
 
 use std::collections::HashMap;
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
-use serde::Serialize;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use validator::Validate;
 
 use super::access::{self, Permission, Principal, Role, Tenant};
-use super::{ts, windowed, Page, PageParams, Timestamp};
+use super::audit::{self, Target};
+use super::{now, ts, windowed, Page, PageParams, Timestamp};
 use crate::entities::{membership, user};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult, Code, FieldError};
 use crate::state::AppState;
 
 /// A member of an organization. GraphQL adds `user: User` through a loader.
@@ -134,4 +140,92 @@ impl MyMembership {
 pub async fn my_membership(state: &AppState, principal: &Principal, org_id: &str) -> AppResult<MyMembership> {
     let tenant = access::tenant(&state.db.conn, principal, org_id, Permission::OrganizationRead).await?;
     Ok(MyMembership::of(&tenant))
+}
+
+/// Finds a membership of the tenant's organization: `NOT_FOUND` when it exists nowhere,
+/// `TENANT_VIOLATION` when it belongs to another organization.
+async fn find_in(conn: &impl ConnectionTrait, tenant: &Tenant, id: &str) -> AppResult<membership::Model> {
+    if !crate::auth::tokens::is_ulid(id) {
+        return Err(AppError::not_found("Member"));
+    }
+    let m =
+        membership::Entity::find_by_id(id.to_string()).one(conn).await?.ok_or_else(|| AppError::not_found("Member"))?;
+    if m.organization_id != tenant.org_id() {
+        return Err(AppError::new(Code::TenantViolation, "This member belongs to another organization"));
+    }
+    Ok(m)
+}
+
+async fn owner_count(conn: &impl ConnectionTrait, org_id: &str) -> AppResult<u64> {
+    Ok(of_org(org_id).filter(membership::Column::Role.eq(Role::Owner.as_str())).count(conn).await?)
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Validate)]
+pub struct ChangeRole {
+    pub role: Option<Role>,
+}
+
+/// `PUT {org}/members/{memberId}/role`: `organization:manage-members`; only an owner grants or
+/// takes away `owner`; the last owner cannot be demoted.
+pub async fn change_role(
+    state: &AppState,
+    principal: &Principal,
+    org_id: &str,
+    member_id: &str,
+    input: ChangeRole,
+) -> AppResult<MemberView> {
+    let Some(role) = input.role else {
+        return Err(AppError::validation(vec![FieldError::body("role", "Required: owner, admin or member")]));
+    };
+    let txn = state.db.begin().await?;
+    let tenant = access::tenant(&txn, principal, org_id, Permission::ManageMembers).await?;
+    let m = find_in(&txn, &tenant, member_id).await?;
+    let current = Role::parse(&m.role).unwrap_or(Role::Member);
+    if (current == Role::Owner || role == Role::Owner) && tenant.role() != Role::Owner {
+        return Err(AppError::new(Code::InsufficientPermissions, "Only an owner can grant or remove the owner role"));
+    }
+    if current == Role::Owner && role != Role::Owner && owner_count(&txn, tenant.org_id()).await? <= 1 {
+        return Err(AppError::conflict("The last owner cannot be demoted; make someone else owner first"));
+    }
+    let mut am = m.into_active_model();
+    am.role = Set(role.as_str().to_string());
+    am.updated_at = Set(now());
+    let m = am.update(&txn).await?;
+    let meta = json!({ "userId": m.user_id, "from": current.as_str(), "to": role.as_str() });
+    audit::record(&txn, tenant.org_id(), principal, "member.role_changed", Target("member", &m.id), meta).await?;
+    let view = views(&txn, vec![m]).await?.pop().ok_or_else(|| AppError::not_found("Member"))?;
+    txn.commit().await?;
+    Ok(view)
+}
+
+/// `DELETE {org}/members/{memberId}`: by `organization:manage-members` (an admin cannot remove
+/// an owner), or by the member themselves (leaving). The last owner can neither leave nor be
+/// removed. Returns the membership id.
+pub async fn remove(state: &AppState, principal: &Principal, org_id: &str, member_id: &str) -> AppResult<String> {
+    let txn = state.db.begin().await?;
+    let tenant = access::tenant(&txn, principal, org_id, Permission::OrganizationRead).await?;
+    let m = find_in(&txn, &tenant, member_id).await?;
+    let leaving = m.user_id == principal.user_id();
+    if !leaving {
+        tenant.require(Permission::ManageMembers)?;
+        if m.role == Role::Owner.as_str() && tenant.role() != Role::Owner {
+            return Err(AppError::new(Code::InsufficientPermissions, "Only an owner can remove an owner"));
+        }
+    }
+    if m.role == Role::Owner.as_str() && owner_count(&txn, tenant.org_id()).await? <= 1 {
+        return Err(AppError::conflict("The last owner cannot leave or be removed; make someone else owner first"));
+    }
+    membership::Entity::delete_by_id(m.id.clone()).exec(&txn).await?;
+    let action = if leaving { "member.left" } else { "member.removed" };
+    audit::record(
+        &txn,
+        tenant.org_id(),
+        principal,
+        action,
+        Target("member", &m.id),
+        json!({ "userId": m.user_id, "role": m.role }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(m.id)
 }

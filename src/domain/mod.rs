@@ -5,6 +5,8 @@
 pub mod access;
 pub mod accounts;
 pub mod api_keys;
+pub mod audit;
+pub mod invitations;
 pub mod members;
 pub mod organizations;
 pub mod projects;
@@ -237,6 +239,15 @@ pub fn random_suffix() -> String {
 /// A `validator` error with a message.
 pub fn invalid(message: &'static str) -> validator::ValidationError {
     validator::ValidationError::new("invalid").with_message(message.into())
+}
+
+/// Names shown in emails and pages: no control characters (no line breaks, no escapes).
+pub fn single_line(s: &str) -> Result<(), validator::ValidationError> {
+    if s.chars().any(char::is_control) {
+        Err(invalid("Must not contain control characters"))
+    } else {
+        Ok(())
+    }
 }
 
 /// `[a-z0-9-]`, no leading, trailing or doubled `-`.

@@ -11,11 +11,13 @@ use serde::{Deserialize, Serialize};
 use validator::Validate;
 
 use super::access::{self, Permission, Principal, Role, Scope, Tenant};
+use super::audit::{self, Target};
 use super::{is_slug, now, random_suffix, slugify, trim, ts, validate, Page, PageParams, Timestamp};
 use crate::auth::tokens::new_id;
 use crate::entities::{membership, organization};
 use crate::error::{on_unique, AppError, AppResult};
 use crate::state::AppState;
+use serde_json::json;
 
 #[derive(Clone, Debug, Serialize, async_graphql::SimpleObject)]
 #[serde(rename_all = "camelCase")]
@@ -199,7 +201,10 @@ pub async fn list(state: &AppState, principal: &Principal, page: PageParams) -> 
 #[graphql(name = "CreateOrganizationInput")]
 pub struct CreateOrganization {
     #[serde(default)]
-    #[validate(length(min = 1, max = 100, message = "Must be 1 to 100 characters"))]
+    #[validate(
+        length(min = 1, max = 100, message = "Must be 1 to 100 characters"),
+        custom(function = "super::single_line")
+    )]
     pub name: String,
     #[validate(length(min = 3, max = 48, message = "Must be 3 to 48 characters"), custom(function = "check_slug"))]
     pub slug: Option<String>,
@@ -239,6 +244,15 @@ pub async fn create(
         Err(CreateError::Db(e)) => return Err(on_unique(e, || AppError::conflict("That slug is taken"))),
         Err(CreateError::App(e)) => return Err(e),
     };
+    audit::record(
+        &txn,
+        &org.id,
+        principal,
+        "organization.created",
+        Target("organization", &org.id),
+        json!({ "name": org.name, "slug": org.slug }),
+    )
+    .await?;
     let view = view_for_owner(&txn, org).await?;
     txn.commit().await?;
     Ok(view)
@@ -262,7 +276,10 @@ pub async fn get(state: &AppState, principal: &Principal, org_id: &str) -> AppRe
 #[derive(Clone, Debug, Default, Deserialize, Validate)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateOrganization {
-    #[validate(length(min = 1, max = 100, message = "Must be 1 to 100 characters"))]
+    #[validate(
+        length(min = 1, max = 100, message = "Must be 1 to 100 characters"),
+        custom(function = "super::single_line")
+    )]
     pub name: Option<String>,
     #[validate(length(min = 3, max = 48, message = "Must be 3 to 48 characters"), custom(function = "check_slug"))]
     pub slug: Option<String>,
@@ -291,20 +308,36 @@ pub async fn update(
         trim(u);
     }
     validate(&input)?;
-    let org = row(&state.db.conn, &tenant).await?;
+    let txn = state.db.begin().await?;
+    let org = row(&txn, &tenant).await?;
+    let mut changed = serde_json::Map::new();
     let mut am = org.into_active_model();
     if let Some(n) = input.name {
+        changed.insert("name".into(), json!(n));
         am.name = Set(n);
     }
     if let Some(s) = input.slug {
+        changed.insert("slug".into(), json!(s));
         am.slug = Set(s);
     }
     if let Some(l) = input.logo_url {
+        changed.insert("logoUrl".into(), json!(l));
         am.logo_url = Set(l);
     }
     am.updated_at = Set(now());
-    let org = am.update(&state.db.conn).await.map_err(|e| on_unique(e, || AppError::conflict("That slug is taken")))?;
-    Ok(views(&state.db.conn, vec![(org, tenant)]).await?.pop().expect("one view"))
+    let org = am.update(&txn).await.map_err(|e| on_unique(e, || AppError::conflict("That slug is taken")))?;
+    audit::record(
+        &txn,
+        &org.id,
+        principal,
+        "organization.updated",
+        Target("organization", &org.id),
+        json!({ "changed": changed }),
+    )
+    .await?;
+    let view = views(&txn, vec![(org, tenant)]).await?.pop().expect("one view");
+    txn.commit().await?;
+    Ok(view)
 }
 
 /// The views of these organizations as the principal sees them (its role in each), for
@@ -337,4 +370,21 @@ pub async fn views_for(
         }
     }
     Ok(views(conn, rows).await?.into_iter().map(|v| (v.id.clone(), v)).collect())
+}
+
+/// `DELETE {org}`: a signed-in owner deletes the organization with its projects, memberships,
+/// invitations, audit log and pinned keys. Returns its id.
+pub async fn delete(state: &AppState, principal: &Principal, org_id: &str) -> AppResult<String> {
+    principal.require_session()?;
+    let txn = state.db.begin().await?;
+    let tenant = access::tenant(&txn, principal, org_id, Permission::OrganizationRead).await?;
+    if tenant.role() != Role::Owner {
+        return Err(AppError::new(
+            crate::error::Code::InsufficientPermissions,
+            "Only an owner can delete the organization",
+        ));
+    }
+    organization::Entity::delete_by_id(tenant.org_id().to_string()).exec(&txn).await?;
+    txn.commit().await?;
+    Ok(tenant.org_id().to_string())
 }

@@ -12,11 +12,13 @@ use serde::{Deserialize, Deserializer, Serialize};
 use validator::Validate;
 
 use super::access::{self, Permission, Principal, Scope, Tenant};
+use super::audit::{self, Target};
 use super::{is_slug, now, random_suffix, slugify, trim, ts, ts_opt, validate, Page, PageParams, Timestamp};
 use crate::auth::tokens::{is_ulid, new_id};
 use crate::entities::{project, user};
 use crate::error::{on_unique, AppError, AppResult, Code};
 use crate::state::AppState;
+use serde_json::json;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, async_graphql::Enum)]
 #[serde(rename_all = "lowercase")]
@@ -270,7 +272,10 @@ const TEXT_MAX: u64 = 10_000;
 #[graphql(name = "CreateProjectInput")]
 pub struct CreateProject {
     #[serde(default)]
-    #[validate(length(min = 1, max = 120, message = "Must be 1 to 120 characters"))]
+    #[validate(
+        length(min = 1, max = 120, message = "Must be 1 to 120 characters"),
+        custom(function = "super::single_line")
+    )]
     pub name: String,
     #[validate(length(min = 1, max = 120, message = "Must be 1 to 120 characters"), custom(function = "check_slug"))]
     pub slug: Option<String>,
@@ -334,8 +339,16 @@ pub async fn create(
     };
     // A generated slug that lost a race is regenerated; an explicit one is a CONFLICT.
     for attempt in 0..3 {
-        match am.clone().insert(conn).await {
-            Ok(p) => return Ok(views(conn, vec![p]).await?.pop().expect("one view")),
+        let txn = state.db.begin().await?;
+        match am.clone().insert(&txn).await {
+            Ok(p) => {
+                let meta = json!({ "name": p.name, "slug": p.slug, "status": p.status });
+                audit::record(&txn, &p.organization_id, principal, "project.created", Target("project", &p.id), meta)
+                    .await?;
+                let view = views(&txn, vec![p]).await?.pop().expect("one view");
+                txn.commit().await?;
+                return Ok(view);
+            }
             Err(e) if explicit || attempt == 2 => {
                 return Err(on_unique(e, || AppError::conflict("A project with this slug already exists")))
             }
@@ -387,7 +400,10 @@ pub async fn get(state: &AppState, principal: &Principal, org_id: &str, id: &str
 #[derive(Clone, Debug, Default, Deserialize, Validate)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateProject {
-    #[validate(length(min = 1, max = 120, message = "Must be 1 to 120 characters"))]
+    #[validate(
+        length(min = 1, max = 120, message = "Must be 1 to 120 characters"),
+        custom(function = "super::single_line")
+    )]
     pub name: Option<String>,
     #[validate(length(min = 1, max = 120, message = "Must be 1 to 120 characters"), custom(function = "check_slug"))]
     pub slug: Option<String>,
@@ -409,6 +425,28 @@ pub struct UpdateProject {
     pub frequency: Option<Frequency>,
 }
 
+impl UpdateProject {
+    /// The names of the fields this update sets, for the audit event.
+    fn changed_fields(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        let mut note = |set: bool, name: &'static str| {
+            if set {
+                out.push(name)
+            }
+        };
+        note(self.name.is_some(), "name");
+        note(self.slug.is_some(), "slug");
+        note(self.description.is_some(), "description");
+        note(self.business_context.is_some(), "businessContext");
+        note(self.monitoring_intent.is_some(), "monitoringIntent");
+        note(self.website.is_some(), "website");
+        note(self.timezone.is_some(), "timezone");
+        note(self.status.is_some(), "status");
+        note(self.frequency.is_some(), "frequency");
+        out
+    }
+}
+
 /// `PUT {org}/projects/{id}`: a partial update; `null` clears an optional text.
 pub async fn update(
     state: &AppState,
@@ -427,7 +465,9 @@ pub async fn update(
         trim(w);
     }
     validate(&input)?;
-    let p = find_in(conn, &tenant, id).await?;
+    let changed = input.changed_fields();
+    let txn = state.db.begin().await?;
+    let p = find_in(&txn, &tenant, id).await?;
     let t = now();
     let old_status = ProjectStatus::parse(&p.status).unwrap_or(ProjectStatus::Draft);
     let mut am = p.into_active_model();
@@ -463,10 +503,21 @@ pub async fn update(
     }
     am.updated_at = Set(t);
     let p = am
-        .update(conn)
+        .update(&txn)
         .await
         .map_err(|e| on_unique(e, || AppError::conflict("A project with this slug already exists")))?;
-    Ok(views(conn, vec![p]).await?.pop().expect("one view"))
+    audit::record(
+        &txn,
+        &p.organization_id,
+        principal,
+        "project.updated",
+        Target("project", &p.id),
+        json!({ "changed": changed }),
+    )
+    .await?;
+    let view = views(&txn, vec![p]).await?.pop().expect("one view");
+    txn.commit().await?;
+    Ok(view)
 }
 
 /// `DELETE {org}/projects/{id}`; returns the id.
@@ -474,7 +525,18 @@ pub async fn delete(state: &AppState, principal: &Principal, org_id: &str, id: &
     principal.require(&[Scope::ProjectsWrite])?;
     let conn = &state.db.conn;
     let tenant = access::tenant(conn, principal, org_id, Permission::OrganizationRead).await?;
-    let p = find_in(conn, &tenant, id).await?;
-    project::Entity::delete_by_id(p.id.clone()).exec(conn).await?;
+    let txn = state.db.begin().await?;
+    let p = find_in(&txn, &tenant, id).await?;
+    project::Entity::delete_by_id(p.id.clone()).exec(&txn).await?;
+    audit::record(
+        &txn,
+        &p.organization_id,
+        principal,
+        "project.deleted",
+        Target("project", &p.id),
+        json!({ "name": p.name, "slug": p.slug }),
+    )
+    .await?;
+    txn.commit().await?;
     Ok(p.id)
 }

@@ -103,16 +103,21 @@ impl SessionView {
 /// `GET /api/auth/list-sessions`: the caller's live sessions, newest first.
 pub async fn list(state: &AppState, principal: &Principal) -> AppResult<Vec<SessionView>> {
     principal.require(&[Scope::UserRead])?;
+    all_of(&state.db.conn, principal.user_id(), principal.session_id.as_deref()).await
+}
+
+/// A user's live sessions, newest first; `current` marks the one making the request.
+pub async fn all_of(conn: &impl ConnectionTrait, user_id: &str, current: Option<&str>) -> AppResult<Vec<SessionView>> {
     let t = now();
     let rows = session::Entity::find()
-        .filter(session::Column::UserId.eq(principal.user_id()))
+        .filter(session::Column::UserId.eq(user_id))
         .filter(session::Column::ExpiresAt.gt(t))
         .filter(session::Column::AbsoluteExpiresAt.gt(t))
         .order_by_desc(session::Column::CreatedAt)
         .order_by_desc(session::Column::Id)
-        .all(&state.db.conn)
+        .all(conn)
         .await?;
-    Ok(rows.into_iter().map(|s| SessionView::new(s, principal.session_id.as_deref())).collect())
+    Ok(rows.into_iter().map(|s| SessionView::new(s, current)).collect())
 }
 
 #[derive(Clone, Debug, Default, Deserialize, validator::Validate)]

@@ -2,14 +2,17 @@
 
 use std::collections::HashMap;
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
 use serde::{Deserialize, Serialize};
 use validator::Validate;
 
-use super::access::{Principal, Scope};
-use super::{now, random_suffix, slugify, ts, ts_opt, validate, Timestamp};
-use crate::entities::{membership, user};
-use crate::error::{on_unique, AppError, AppResult};
+use super::access::{Principal, Role, Scope};
+use super::{now, random_suffix, slugify, ts, ts_opt, validate, Page, PageParams, Timestamp};
+use crate::entities::{login_event, membership, organization, password_credential, user};
+use crate::error::{on_unique, AppError, AppResult, FieldError};
 use crate::state::AppState;
 
 #[derive(Clone, Debug, Serialize, async_graphql::SimpleObject)]
@@ -103,7 +106,10 @@ pub struct EmailPreferencesInput {
 #[serde(rename_all = "camelCase")]
 #[graphql(name = "UpdateMeInput")]
 pub struct UpdateMe {
-    #[validate(length(min = 1, max = 100, message = "Must be 1 to 100 characters"))]
+    #[validate(
+        length(min = 1, max = 100, message = "Must be 1 to 100 characters"),
+        custom(function = "super::single_line")
+    )]
     pub full_name: Option<String>,
     #[validate(length(min = 3, max = 32, message = "Must be 3 to 32 characters"), custom(function = "check_handle"))]
     pub handle: Option<String>,
@@ -166,4 +172,172 @@ pub async fn free_handle(conn: &impl ConnectionTrait, email: &str) -> AppResult<
         candidate = format!("{base}-{}", random_suffix());
     }
     Ok(format!("{base}-{}", crate::auth::tokens::random_alphanumeric(10).to_lowercase()))
+}
+
+#[derive(Clone, Debug, Serialize, async_graphql::SimpleObject)]
+#[serde(rename_all = "camelCase")]
+#[graphql(name = "LoginEvent")]
+pub struct LoginEventView {
+    pub id: String,
+    pub success: bool,
+    pub method: String,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: Timestamp,
+}
+
+impl LoginEventView {
+    fn new(e: login_event::Model) -> Self {
+        LoginEventView {
+            id: e.id,
+            success: e.success,
+            method: e.method,
+            ip_address: e.ip_address,
+            user_agent: e.user_agent,
+            created_at: ts(e.created_at),
+        }
+    }
+}
+
+fn history_of(user_id: &str) -> sea_orm::Select<login_event::Entity> {
+    login_event::Entity::find()
+        .filter(login_event::Column::UserId.eq(user_id))
+        .order_by_desc(login_event::Column::CreatedAt)
+        .order_by_desc(login_event::Column::Id)
+}
+
+/// `GET /api/user/me/login-history`: sign-in attempts, newest first.
+pub async fn login_history(
+    state: &AppState,
+    principal: &Principal,
+    page: PageParams,
+) -> AppResult<Page<LoginEventView>> {
+    principal.require(&[Scope::UserRead])?;
+    let conn = &state.db.conn;
+    let total =
+        login_event::Entity::find().filter(login_event::Column::UserId.eq(principal.user_id())).count(conn).await?;
+    let rows = history_of(principal.user_id()).offset(page.offset).limit(page.limit).all(conn).await?;
+    Ok(Page::new(rows.into_iter().map(LoginEventView::new).collect(), total, page))
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportedMembership {
+    pub id: String,
+    pub organization_id: String,
+    pub organization_name: String,
+    pub role: String,
+    pub joined_at: Timestamp,
+}
+
+/// Everything held about a user, without secrets (no password hash, no token or key digests).
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountExport {
+    pub exported_at: Timestamp,
+    pub profile: UserView,
+    pub memberships: Vec<ExportedMembership>,
+    pub api_keys: Vec<super::api_keys::ApiKeyView>,
+    pub sessions: Vec<super::sessions::SessionView>,
+    pub login_history: Vec<LoginEventView>,
+}
+
+/// `GET /api/user/me/export`.
+pub async fn export(state: &AppState, principal: &Principal) -> AppResult<AccountExport> {
+    principal.require(&[Scope::UserRead])?;
+    let conn = &state.db.conn;
+    let uid = principal.user_id();
+    let user = user::Entity::find_by_id(uid.to_string()).one(conn).await?.ok_or_else(|| AppError::not_found("User"))?;
+    let memberships = membership::Entity::find()
+        .filter(membership::Column::UserId.eq(uid))
+        .order_by_asc(membership::Column::CreatedAt)
+        .all(conn)
+        .await?;
+    let org_ids: Vec<String> = memberships.iter().map(|m| m.organization_id.clone()).collect();
+    let names: HashMap<String, String> = organization::Entity::find()
+        .filter(organization::Column::Id.is_in(org_ids))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|o| (o.id, o.name))
+        .collect();
+    let memberships = memberships
+        .into_iter()
+        .map(|m| ExportedMembership {
+            organization_name: names.get(&m.organization_id).cloned().unwrap_or_default(),
+            id: m.id,
+            organization_id: m.organization_id,
+            role: m.role,
+            joined_at: ts(m.created_at),
+        })
+        .collect();
+    Ok(AccountExport {
+        exported_at: ts(now()),
+        profile: view(conn, user).await?,
+        memberships,
+        api_keys: super::api_keys::all_of(conn, uid).await?,
+        sessions: super::sessions::all_of(conn, uid, principal.session_id.as_deref()).await?,
+        login_history: history_of(uid).all(conn).await?.into_iter().map(LoginEventView::new).collect(),
+    })
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Validate)]
+pub struct DeleteMe {
+    #[serde(default)]
+    #[validate(length(min = 1, message = "Required"))]
+    pub password: String,
+}
+
+/// `DELETE /api/user/me` (session only, password required), in one transaction: organizations
+/// where the user is the only member are deleted with everything in them; elsewhere the user
+/// leaves (an audit event says so); sessions, keys, history and the user go. Being the last
+/// owner of an organization that has other members is `CONFLICT` (nothing changes).
+pub async fn delete_me(state: &AppState, principal: &Principal, input: DeleteMe) -> AppResult<String> {
+    principal.require_session()?;
+    validate(&input)?;
+    let uid = principal.user_id().to_string();
+    let cred = password_credential::Entity::find_by_id(uid.clone()).one(&state.db.conn).await?;
+    if !state.hasher.verify(&input.password, cred.as_ref().map(|c| c.password_hash.as_str())).await? {
+        return Err(AppError::validation(vec![FieldError::body("password", "Incorrect password")]));
+    }
+    let txn = state.db.begin().await?;
+    let mine = membership::Entity::find().filter(membership::Column::UserId.eq(uid.clone())).all(&txn).await?;
+    let org_ids: Vec<String> = mine.iter().map(|m| m.organization_id.clone()).collect();
+    let all = membership::Entity::find().filter(membership::Column::OrganizationId.is_in(org_ids)).all(&txn).await?;
+    let mut blocking = Vec::new();
+    let mut sole = Vec::new();
+    for m in &mine {
+        let others: Vec<&membership::Model> =
+            all.iter().filter(|o| o.organization_id == m.organization_id && o.user_id != uid).collect();
+        if others.is_empty() {
+            sole.push(m.organization_id.clone());
+        } else if m.role == Role::Owner.as_str() && !others.iter().any(|o| o.role == Role::Owner.as_str()) {
+            blocking.push(m.organization_id.clone());
+        }
+    }
+    if !blocking.is_empty() {
+        return Err(AppError::conflict(
+            "You are the last owner of organizations that have other members; transfer ownership or remove them first",
+        )
+        .with_meta(serde_json::json!({ "organizationIds": blocking })));
+    }
+    if !sole.is_empty() {
+        organization::Entity::delete_many().filter(organization::Column::Id.is_in(sole.clone())).exec(&txn).await?;
+    }
+    for m in mine.iter().filter(|m| !sole.contains(&m.organization_id)) {
+        let meta = serde_json::json!({ "userId": uid, "role": m.role, "reason": "account_deleted" });
+        super::audit::record(
+            &txn,
+            &m.organization_id,
+            principal,
+            "member.left",
+            super::audit::Target("member", &m.id),
+            meta,
+        )
+        .await?;
+    }
+    // Memberships, sessions, keys, credentials, tokens and history go with the user (cascade).
+    user::Entity::delete_by_id(uid.clone()).exec(&txn).await?;
+    txn.commit().await?;
+    Ok(uid)
 }

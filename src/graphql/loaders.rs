@@ -10,13 +10,15 @@ use std::sync::Arc;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 
 use crate::domain::access::{Principal, Tenant};
+use crate::domain::audit::{self, AuditEventView, AuditKey};
+use crate::domain::invitations::{self, InviteKey, InviteView};
 use crate::domain::members::{self, MemberView};
 use crate::domain::organizations::{self, OrganizationView};
 use crate::domain::projects::{self, ProjectFilter, ProjectView};
 use crate::domain::users::{self, UserView};
 use crate::domain::{Page, PageParams};
 use crate::entities::user;
-use crate::error::{AppError, Code};
+use crate::error::{AppError, AppResult, Code};
 use crate::state::AppState;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
@@ -31,6 +33,8 @@ pub struct Loaders {
     pub members: Cached<MemberPages>,
     pub projects: Cached<ProjectPages>,
     pub organizations: Cached<OrganizationLoader>,
+    pub invites: Cached<InvitePages>,
+    pub audit: Cached<AuditPages>,
 }
 
 fn cached<L>(loader: L) -> Cached<L>
@@ -50,6 +54,8 @@ impl Loaders {
             members: cached(MemberPages(state.clone())),
             projects: cached(ProjectPages { state: state.clone(), principal: principal.clone() }),
             organizations: cached(OrganizationLoader { state: state.clone(), principal }),
+            invites: cached(InvitePages(state.clone())),
+            audit: cached(AuditPages(state.clone())),
         }
     }
 }
@@ -118,5 +124,29 @@ impl Loader<String> for OrganizationLoader {
     async fn load(&self, keys: &[String]) -> Result<HashMap<String, OrganizationView>, AppError> {
         let principal = self.principal.as_ref().ok_or_else(unauthenticated)?;
         organizations::views_for(&self.state.db.conn, principal, keys).await
+    }
+}
+
+/// Invitation pages of checked tenants (each page, or that tenant's permission error).
+pub struct InvitePages(AppState);
+
+impl Loader<InviteKey> for InvitePages {
+    type Value = AppResult<Page<InviteView>>;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[InviteKey]) -> Result<HashMap<InviteKey, Self::Value>, AppError> {
+        invitations::list_many(&self.0.db.conn, keys).await
+    }
+}
+
+/// Audit pages of checked tenants (each page, or that tenant's permission error).
+pub struct AuditPages(AppState);
+
+impl Loader<AuditKey> for AuditPages {
+    type Value = AppResult<Page<AuditEventView>>;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[AuditKey]) -> Result<HashMap<AuditKey, Self::Value>, AppError> {
+        audit::list_many(&self.0.db.conn, keys).await
     }
 }

@@ -7,12 +7,15 @@ use super::inputs::{CreateApiKeyInput, UpdateApiKeyInput, UpdateOrganizationInpu
 use super::types::{CreateApiKeyPayload, SignInPayload, SignUpPayload};
 use super::{request_ctx, GqlResult};
 use crate::auth::{clear_session_cookie, session_cookie};
+use crate::domain::access::Role;
 use crate::domain::accounts::{self, SignIn, SignUp};
 use crate::domain::api_keys::{self, ApiKeyView, DeleteKey};
+use crate::domain::invitations::{self, CreateInvites, InviteView};
+use crate::domain::members::{self, ChangeRole, MemberView};
 use crate::domain::organizations::{self, CreateOrganization, OrganizationView};
 use crate::domain::projects::{self, CreateProject, ProjectView};
 use crate::domain::sessions::{self, SESSION_TTL};
-use crate::domain::users::{self, UpdateMe, UserView};
+use crate::domain::users::{self, DeleteMe, UpdateMe, UserView};
 
 pub struct Mutation;
 
@@ -21,7 +24,7 @@ impl Mutation {
     /// Creates an account (`POST /api/auth/sign-up/email`). Does not sign in.
     async fn sign_up(&self, ctx: &Context<'_>, input: SignUp) -> async_graphql::Result<SignUpPayload> {
         let r = request_ctx(ctx);
-        let done = accounts::sign_up(&r.state, input).await.gql()?;
+        let done = accounts::sign_up(&r.state, input, &r.client).await.gql()?;
         Ok(SignUpPayload { user: done.user, organization: done.organization })
     }
 
@@ -124,5 +127,87 @@ impl Mutation {
     async fn delete_api_key(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<String> {
         let r = request_ctx(ctx);
         api_keys::delete(&r.state, r.principal()?, DeleteKey { key_id: id }).await.gql()
+    }
+
+    /// `POST {org}/invites`: one invitation and one email per address. Permission
+    /// `organization:manage-members`.
+    async fn invite_members(
+        &self,
+        ctx: &Context<'_>,
+        organization_id: String,
+        emails: Vec<String>,
+        role: Role,
+    ) -> async_graphql::Result<Vec<InviteView>> {
+        let r = request_ctx(ctx);
+        invitations::create(&r.state, r.principal()?, &organization_id, CreateInvites { emails, role: Some(role) })
+            .await
+            .gql()
+    }
+
+    /// `DELETE {org}/invites/{id}`.
+    async fn cancel_invite(
+        &self,
+        ctx: &Context<'_>,
+        organization_id: String,
+        id: String,
+    ) -> async_graphql::Result<InviteView> {
+        let r = request_ctx(ctx);
+        invitations::cancel(&r.state, r.principal()?, &organization_id, &id).await.gql()
+    }
+
+    /// `POST {org}/invites/{id}/resend`: a new link; the old one dies.
+    async fn resend_invite(
+        &self,
+        ctx: &Context<'_>,
+        organization_id: String,
+        id: String,
+    ) -> async_graphql::Result<InviteView> {
+        let r = request_ctx(ctx);
+        invitations::resend(&r.state, r.principal()?, &organization_id, &id).await.gql()
+    }
+
+    /// `POST /api/user/invites/{token}/accept`: the new membership.
+    async fn accept_invite(&self, ctx: &Context<'_>, token: String) -> async_graphql::Result<MemberView> {
+        let r = request_ctx(ctx);
+        invitations::accept(&r.state, r.principal()?, &token).await.gql()
+    }
+
+    /// `PUT {org}/members/{id}/role`.
+    async fn update_member_role(
+        &self,
+        ctx: &Context<'_>,
+        organization_id: String,
+        member_id: String,
+        role: Role,
+    ) -> async_graphql::Result<MemberView> {
+        let r = request_ctx(ctx);
+        members::change_role(&r.state, r.principal()?, &organization_id, &member_id, ChangeRole { role: Some(role) })
+            .await
+            .gql()
+    }
+
+    /// `DELETE {org}/members/{id}`: remove a member, or leave (your own membership id).
+    async fn remove_member(
+        &self,
+        ctx: &Context<'_>,
+        organization_id: String,
+        member_id: String,
+    ) -> async_graphql::Result<String> {
+        let r = request_ctx(ctx);
+        members::remove(&r.state, r.principal()?, &organization_id, &member_id).await.gql()
+    }
+
+    /// `DELETE {org}`: a signed-in owner deletes the organization and everything in it.
+    async fn delete_organization(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<String> {
+        let r = request_ctx(ctx);
+        organizations::delete(&r.state, r.principal()?, &id).await.gql()
+    }
+
+    /// `DELETE /api/user/me`: session only, with the password; clears the session cookie.
+    async fn delete_me(&self, ctx: &Context<'_>, password: String) -> async_graphql::Result<String> {
+        let r = request_ctx(ctx);
+        let id = users::delete_me(&r.state, r.principal()?, DeleteMe { password }).await.gql()?;
+        r.cookies.push(clear_session_cookie(&r.state.config));
+        Ok(id)
     }
 }

@@ -8,6 +8,7 @@
 use async_graphql::{Context, InputType, Name, SelectionField, Value};
 
 use super::request_ctx;
+use crate::domain::audit::AuditFilter;
 use crate::domain::members::MemberView;
 use crate::domain::organizations::OrganizationView;
 use crate::domain::projects::{ProjectFilter, ProjectStatus, ProjectView};
@@ -52,6 +53,20 @@ pub async fn organizations(ctx: &Context<'_>, field: SelectionField<'_>, orgs: &
             let items: Vec<ProjectView> = pages.into_values().flat_map(|p| p.items).collect();
             projects(ctx, pf, &items).await;
         }
+    }
+    for inf in item_fields(&field, "invites") {
+        let Some((_, page)) = page_of(&inf) else { continue };
+        let _ = loaders.invites.load_many(orgs.iter().map(|o| (o.tenant.clone(), page))).await;
+    }
+    for af in item_fields(&field, "auditLogs") {
+        let Some((args, page)) = page_of(&af) else { continue };
+        let when = |name: &str| arg::<Option<crate::domain::Timestamp>>(&args, name).flatten().map(|t| t.0);
+        let filter = AuditFilter {
+            action: arg::<Option<String>>(&args, "action").flatten(),
+            since: when("since"),
+            until: when("until"),
+        };
+        let _ = loaders.audit.load_many(orgs.iter().map(|o| (o.tenant.clone(), filter.clone(), page))).await;
     }
     for mf in item_fields(&field, "members") {
         let Some((_, page)) = page_of(&mf) else { continue };

@@ -6,10 +6,11 @@ use super::types::PageOf;
 use super::{list_complexity, page_args, request_ctx, GqlResult};
 use crate::domain::accounts;
 use crate::domain::api_keys::{self, ApiKeyView};
+use crate::domain::invitations::{self, InviteOffer};
 use crate::domain::organizations::{self, OrganizationView};
 use crate::domain::projects::{self, ProjectView};
 use crate::domain::sessions::SessionView;
-use crate::domain::users::{self, UserView};
+use crate::domain::users::{self, LoginEventView, UserView};
 
 pub struct Query;
 
@@ -77,5 +78,24 @@ impl Query {
     async fn api_key(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<ApiKeyView> {
         let r = request_ctx(ctx);
         api_keys::get(&r.state, r.principal()?, &id).await.gql()
+    }
+
+    /// The caller's sign-in attempts, newest first (`GET /api/user/me/login-history`).
+    #[graphql(complexity = "list_complexity(limit, child_complexity)")]
+    async fn login_history(
+        &self,
+        ctx: &Context<'_>,
+        offset: Option<i32>,
+        limit: Option<i32>,
+    ) -> async_graphql::Result<PageOf<LoginEventView>> {
+        let page = page_args(offset, limit)?;
+        let r = request_ctx(ctx);
+        Ok(users::login_history(&r.state, r.principal()?, page).await.gql()?.into())
+    }
+
+    /// What an invitation offers, for its addressee (`GET /api/user/invites/{token}`).
+    async fn invitation(&self, ctx: &Context<'_>, token: String) -> async_graphql::Result<InviteOffer> {
+        let r = request_ctx(ctx);
+        invitations::offer(&r.state, r.principal()?, &token).await.gql()
     }
 }

@@ -5,11 +5,14 @@ use async_graphql::{ComplexObject, Context, SimpleObject};
 
 use super::{list_complexity, page_args, request_ctx, to_gql};
 use crate::domain::api_keys::ApiKeyView;
+use crate::domain::audit::{AuditEventView, AuditFilter};
+use crate::domain::invitations::InviteView;
 use crate::domain::members::MemberView;
 use crate::domain::organizations::OrganizationView;
 use crate::domain::projects::{ProjectFilter, ProjectStatus, ProjectView};
+use crate::domain::users::LoginEventView;
 use crate::domain::users::UserView;
-use crate::domain::{ts, Page};
+use crate::domain::{ts, Page, Timestamp};
 
 /// A page of a list: `{ items, total, offset, limit, hasMore }`.
 #[derive(SimpleObject)]
@@ -17,6 +20,9 @@ use crate::domain::{ts, Page};
 #[graphql(concrete(name = "ProjectPage", params(ProjectView)))]
 #[graphql(concrete(name = "MembershipPage", params(MemberView)))]
 #[graphql(concrete(name = "ApiKeyPage", params(ApiKeyView)))]
+#[graphql(concrete(name = "InvitePage", params(InviteView)))]
+#[graphql(concrete(name = "AuditEventPage", params(AuditEventView)))]
+#[graphql(concrete(name = "LoginEventPage", params(LoginEventView)))]
 pub struct PageOf<T: async_graphql::OutputType> {
     pub items: Vec<T>,
     pub total: u64,
@@ -66,6 +72,38 @@ impl OrganizationView {
         let loaded = loaded.unwrap_or_else(|| Page::new(Vec::new(), 0, page));
         super::prime::projects(ctx, ctx.field(), &loaded.items).await;
         Ok(loaded.into())
+    }
+
+    /// Invitations, newest first. Needs `organization:manage-members`.
+    #[graphql(complexity = "list_complexity(limit, child_complexity)")]
+    async fn invites(
+        &self,
+        ctx: &Context<'_>,
+        offset: Option<i32>,
+        limit: Option<i32>,
+    ) -> async_graphql::Result<PageOf<InviteView>> {
+        let page = page_args(offset, limit)?;
+        let loaded = request_ctx(ctx).loaders.invites.load_one((self.tenant.clone(), page)).await.map_err(to_gql)?;
+        Ok(loaded.unwrap_or_else(|| Ok(Page::new(Vec::new(), 0, page))).map_err(to_gql)?.into())
+    }
+
+    /// The audit log, newest first, filtered by `action` and a time range. Owners only
+    /// (`organization:manage-security`).
+    #[graphql(complexity = "list_complexity(limit, child_complexity)")]
+    async fn audit_logs(
+        &self,
+        ctx: &Context<'_>,
+        offset: Option<i32>,
+        limit: Option<i32>,
+        action: Option<String>,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+    ) -> async_graphql::Result<PageOf<AuditEventView>> {
+        let page = page_args(offset, limit)?;
+        let filter = AuditFilter { action, since: since.map(|t| t.0), until: until.map(|t| t.0) };
+        let loaded =
+            request_ctx(ctx).loaders.audit.load_one((self.tenant.clone(), filter, page)).await.map_err(to_gql)?;
+        Ok(loaded.unwrap_or_else(|| Ok(Page::new(Vec::new(), 0, page))).map_err(to_gql)?.into())
     }
 
     /// The caller's own membership.

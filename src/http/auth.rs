@@ -31,8 +31,12 @@ pub fn routes() -> Router<AppState> {
         .route("/api/auth/change-password", post(change_password))
 }
 
-async fn sign_up(State(state): State<AppState>, JsonBody(input): JsonBody<SignUp>) -> AppResult<Response> {
-    let done = accounts::sign_up(&state, input).await?;
+async fn sign_up(
+    State(state): State<AppState>,
+    Client(client): Client,
+    JsonBody(input): JsonBody<SignUp>,
+) -> AppResult<Response> {
+    let done = accounts::sign_up(&state, input, &client).await?;
     Ok(created("Account created successfully", done))
 }
 

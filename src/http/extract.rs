@@ -117,6 +117,23 @@ impl QueryMap {
         self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
+    /// An optional parameter from a closed set: `parse` recognises it; anything else is a field
+    /// error with `message`.
+    pub fn choice<T>(
+        &self,
+        name: &str,
+        parse: impl Fn(&str) -> Option<T>,
+        message: &str,
+        errors: &mut Vec<FieldError>,
+    ) -> Option<T> {
+        let raw = self.get(name).map(str::trim).filter(|s| !s.is_empty())?;
+        let parsed = parse(raw);
+        if parsed.is_none() {
+            errors.push(FieldError::query(name, message));
+        }
+        parsed
+    }
+
     /// An integer parameter; a non-integer is a field error.
     fn int(&self, name: &str, errors: &mut Vec<FieldError>) -> Option<i64> {
         let raw = self.get(name)?;
@@ -204,10 +221,11 @@ pub async fn resolve_principal(parts: &mut Parts, state: &AppState) -> Result<Op
         return r.0.clone();
     }
     let result = match auth::resolve(state, &parts.headers).await {
-        Ok(Some(Resolved { principal, refreshed_cookie })) => {
+        Ok(Some(Resolved { mut principal, refreshed_cookie })) => {
             if let (Some(c), Some(cookies)) = (refreshed_cookie, parts.extensions.get::<ResponseCookies>()) {
                 cookies.push(c);
             }
+            principal.client = client_info(parts);
             Ok(Some(Arc::new(principal)))
         }
         Ok(None) => Ok(None),

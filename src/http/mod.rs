@@ -4,6 +4,7 @@ pub mod auth;
 pub mod extract;
 pub mod health;
 pub mod keys;
+pub mod members;
 pub mod middleware;
 pub mod projects;
 pub mod respond;
@@ -26,6 +27,7 @@ pub fn router(state: AppState) -> Router {
         .merge(keys::routes())
         .merge(users::routes())
         .merge(projects::routes())
+        .merge(members::routes())
         .merge(crate::graphql::handler::routes())
         .with_state(state.clone());
     with_layers(routes, state.config.clone())

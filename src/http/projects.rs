@@ -8,7 +8,7 @@ use axum::Router;
 use super::extract::{Auth, JsonBody, QueryMap};
 use super::respond::{created, deleted, ok, page};
 use crate::domain::projects::{self, CreateProject, ProjectFilter, ProjectStatus, UpdateProject};
-use crate::error::{AppResult, FieldError};
+use crate::error::AppResult;
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -24,16 +24,7 @@ async fn list(
     query: QueryMap,
 ) -> AppResult<Response> {
     let mut errors = Vec::new();
-    let status = match query.get("status").map(str::trim).filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => match ProjectStatus::parse(s) {
-            Some(st) => Some(st),
-            None => {
-                errors.push(FieldError::query("status", "Must be draft, active or paused"));
-                None
-            }
-        },
-    };
+    let status = query.choice("status", ProjectStatus::parse, "Must be draft, active or paused", &mut errors);
     let params = query.page_with(errors)?;
     let filter = ProjectFilter { q: query.get("q").map(str::to_string), status };
     Ok(page("Projects fetched successfully", projects::list(&state, &p, &org, filter, params).await?))

@@ -23,3 +23,14 @@ pub fn password_reset(base: &str, to: &str, name: &str, token: &str) -> Mail {
         ),
     }
 }
+
+pub fn invitation(base: &str, to: &str, inviter: &str, org: &str, role: &str, token: &str) -> Mail {
+    let link = format!("{base}/invites/{token}");
+    Mail {
+        to: to.to_string(),
+        subject: format!("You are invited to join {org} on Gatehouse"),
+        body: format!(
+            "Hello,\n\n{inviter} invited you to join {org} as {role}. To accept, open this link and sign in (or sign up) with this email address:\n\n{link}\n\nThe invitation is valid for 7 days and works once. If you did not expect it, ignore this message.\n"
+        ),
+    }
+}

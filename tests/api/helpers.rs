@@ -146,6 +146,22 @@ impl TestApp {
         (client, data["organization"]["id"].as_str().unwrap().to_string())
     }
 
+    /// Brings `email` into `org` with `role` the way a person would: the owner (`inviter`)
+    /// invites, the invitee signs up, reads the link in the `.eml`, signs in and accepts.
+    /// Returns the invitee's client and membership id.
+    pub async fn join(&self, inviter: &Api, org: &str, email: &str, role: &str) -> (Api, String) {
+        let r = inviter
+            .post(&format!("/api/user/organizations/{org}/invites"), json!({ "emails": [email], "role": role }))
+            .await;
+        r.assert(201, "OK");
+        let mail = self.email_to(email, "/invites/").await;
+        let token = token_from(&mail, "/invites/");
+        let (client, _) = self.user(email).await;
+        let r = client.post(&format!("/api/user/invites/{token}/accept"), json!({})).await;
+        r.assert(200, "OK");
+        (client, r.id())
+    }
+
     /// Waits for an email to `to` in the outbox that contains `needle`, returns its text.
     pub async fn email_to(&self, to: &str, needle: &str) -> String {
         for _ in 0..100 {

@@ -4,9 +4,13 @@
 mod helpers;
 
 mod accounts;
+mod audit;
 mod conventions;
 mod graphql;
+mod invitations;
 mod keys;
+mod lifecycle;
+mod members;
 mod operations;
 mod organizations;
 mod projects;

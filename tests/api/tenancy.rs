@@ -39,13 +39,15 @@ async fn world(app: &TestApp) -> World {
         .as_str()
         .unwrap()
         .to_string();
-    // Bob joins the shared organization as a member (invitations come with the members work).
-    let bob_id = b.get("/api/user/me").await.id();
-    app.sql_exec(&format!(
-        "INSERT INTO memberships (id, organization_id, user_id, role, created_at, updated_at) VALUES ('{}', '{shared}', '{bob_id}', 'member', '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')",
-        ulid::Ulid::new()
-    ))
-    .await;
+    // Bob joins the shared organization as a member, through an emailed invitation.
+    a.post(
+        &format!("/api/user/organizations/{shared}/invites"),
+        json!({ "emails": ["bob@example.com"], "role": "member" }),
+    )
+    .await
+    .assert(201, "OK");
+    let token = crate::helpers::token_from(&app.email_to("bob@example.com", "/invites/").await, "/invites/");
+    b.post(&format!("/api/user/invites/{token}/accept"), json!({})).await.assert(200, "OK");
     let project_a =
         a.post(&format!("/api/user/organizations/{org_a}/projects"), json!({ "name": "Alpha Secret" })).await.data()
             ["id"]
