@@ -40,7 +40,9 @@ impl App {
         let worker = mail::worker::spawn(db.clone(), &config, signal.clone(), shutdown.clone())?;
         let hasher = Hasher::new(config.hash_concurrency);
         let schema = crate::graphql::build_schema(config.graphql_introspection);
-        let state = AppState { db, config: Arc::new(config), hasher, mail: signal, schema };
+        let limiter = crate::ratelimit::Limiter::from_config(&config, &db);
+        limiter.spawn_cleanup(shutdown.clone());
+        let state = AppState { db, config: Arc::new(config), hasher, mail: signal, schema, limiter };
         Ok(App { listener, state, shutdown, worker })
     }
 

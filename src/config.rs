@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use url::Url;
 
@@ -21,6 +22,49 @@ pub enum MailTransport {
 pub enum RateLimitStore {
     Memory,
     Database,
+}
+
+/// Requests allowed per window, per bucket (API.md 8 gives the defaults). Each is configurable as
+/// `N/SECONDS`: `GATEHOUSE_RATE_LIMIT_SIGN_IN=5/60`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RateLimits {
+    pub global: (u64, Duration),
+    pub sign_in: (u64, Duration),
+    pub sign_up: (u64, Duration),
+    pub two_factor: (u64, Duration),
+    pub passkey: (u64, Duration),
+    pub magic_link: (u64, Duration),
+    pub email: (u64, Duration),
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        let secs = Duration::from_secs;
+        RateLimits {
+            global: (500, secs(15 * 60)),
+            sign_in: (5, secs(60)),
+            sign_up: (3, secs(60)),
+            two_factor: (5, secs(60)),
+            passkey: (10, secs(60)),
+            magic_link: (5, secs(3600)),
+            email: (3, secs(60)),
+        }
+    }
+}
+
+impl RateLimits {
+    pub fn of(&self, bucket: crate::ratelimit::Bucket) -> (u64, Duration) {
+        use crate::ratelimit::Bucket::*;
+        match bucket {
+            Global => self.global,
+            SignIn => self.sign_in,
+            SignUp => self.sign_up,
+            TwoFactor => self.two_factor,
+            Passkey => self.passkey,
+            MagicLink => self.magic_link,
+            Email => self.email,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,6 +85,7 @@ pub struct Config {
     pub mail_from: String,
     pub rate_limit: bool,
     pub rate_limit_store: RateLimitStore,
+    pub rate_limits: RateLimits,
     pub require_email_verification: bool,
     pub graphql_introspection: bool,
     pub db_max_connections: u32,
@@ -49,6 +94,8 @@ pub struct Config {
     pub cookie_secure: bool,
     /// Argon2 hashes allowed to run at once (each holds 19 MiB). Default: the number of cores.
     pub hash_concurrency: usize,
+    /// How long a request may take before it is answered 503 (default 30 s).
+    pub request_timeout: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -98,6 +145,14 @@ const KEYS: &[&str] = &[
     "GATEHOUSE_MAIL_FROM",
     "GATEHOUSE_RATE_LIMIT",
     "GATEHOUSE_RATE_LIMIT_STORE",
+    "GATEHOUSE_RATE_LIMIT_GLOBAL",
+    "GATEHOUSE_RATE_LIMIT_SIGN_IN",
+    "GATEHOUSE_RATE_LIMIT_SIGN_UP",
+    "GATEHOUSE_RATE_LIMIT_TWO_FACTOR",
+    "GATEHOUSE_RATE_LIMIT_PASSKEY",
+    "GATEHOUSE_RATE_LIMIT_MAGIC_LINK",
+    "GATEHOUSE_RATE_LIMIT_EMAIL",
+    "GATEHOUSE_REQUEST_TIMEOUT_SECS",
     "GATEHOUSE_REQUIRE_EMAIL_VERIFICATION",
     "GATEHOUSE_GRAPHQL_INTROSPECTION",
     "GATEHOUSE_DB_MAX_CONNECTIONS",
@@ -218,6 +273,34 @@ impl Config {
             Some("database") => RateLimitStore::Database,
             Some(o) => return Err(err("GATEHOUSE_RATE_LIMIT_STORE", format!("`{o}` is not memory or database"))),
         };
+        let mut rate_limits = RateLimits::default();
+        for (var, slot) in [
+            ("GATEHOUSE_RATE_LIMIT_GLOBAL", &mut rate_limits.global),
+            ("GATEHOUSE_RATE_LIMIT_SIGN_IN", &mut rate_limits.sign_in),
+            ("GATEHOUSE_RATE_LIMIT_SIGN_UP", &mut rate_limits.sign_up),
+            ("GATEHOUSE_RATE_LIMIT_TWO_FACTOR", &mut rate_limits.two_factor),
+            ("GATEHOUSE_RATE_LIMIT_PASSKEY", &mut rate_limits.passkey),
+            ("GATEHOUSE_RATE_LIMIT_MAGIC_LINK", &mut rate_limits.magic_link),
+            ("GATEHOUSE_RATE_LIMIT_EMAIL", &mut rate_limits.email),
+        ] {
+            if let Some(v) = get(var) {
+                let parsed = v
+                    .split_once('/')
+                    .and_then(|(n, s)| Some((n.trim().parse::<u64>().ok()?, s.trim().parse::<u64>().ok()?)));
+                match parsed {
+                    Some((n, secs)) if n > 0 && secs > 0 => *slot = (n, Duration::from_secs(secs)),
+                    _ => return Err(err(var, format!("`{v}` is not REQUESTS/SECONDS such as 5/60"))),
+                }
+            }
+        }
+        let request_timeout = match get("GATEHOUSE_REQUEST_TIMEOUT_SECS") {
+            None => Duration::from_secs(30),
+            Some(v) => {
+                Duration::from_secs(v.parse::<u64>().ok().filter(|n| (1..=3600).contains(n)).ok_or_else(|| {
+                    err("GATEHOUSE_REQUEST_TIMEOUT_SECS", format!("`{v}` is not a number of seconds from 1 to 3600"))
+                })?)
+            }
+        };
         let require_email_verification =
             flag(get("GATEHOUSE_REQUIRE_EMAIL_VERIFICATION"), false, "GATEHOUSE_REQUIRE_EMAIL_VERIFICATION")?;
         let graphql_introspection =
@@ -257,6 +340,8 @@ impl Config {
             mail_from,
             rate_limit,
             rate_limit_store,
+            rate_limits,
+            request_timeout,
             require_email_verification,
             graphql_introspection,
             db_max_connections,

@@ -11,5 +11,6 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod mail;
+pub mod ratelimit;
 pub mod state;
 pub mod telemetry;

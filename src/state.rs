@@ -15,4 +15,5 @@ pub struct AppState {
     /// Wakes the mail worker after a transaction that queued mail commits.
     pub mail: MailSignal,
     pub schema: crate::graphql::GatehouseSchema,
+    pub limiter: crate::ratelimit::Limiter,
 }

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261127_000001_accounts;
 mod m20261127_000002_tenancy;
 mod m20261127_000003_collaboration;
+mod m20261127_000004_rate_limits;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_accounts::Migration),
             Box::new(m20261127_000002_tenancy::Migration),
             Box::new(m20261127_000003_collaboration::Migration),
+            Box::new(m20261127_000004_rate_limits::Migration),
         ]
     }
 }

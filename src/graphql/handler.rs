@@ -95,6 +95,19 @@ async fn execute(
         return refuse(StatusCode::FORBIDDEN, "FORBIDDEN", "Introspection is disabled on this server");
     }
 
+    // Every operation counts against the global budget; the HTTP request already counted one.
+    if requests.len() > 1 {
+        let ip = parts
+            .extensions
+            .get::<crate::http::extract::ClientIp>()
+            .map(|c| c.0)
+            .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+        if let Some(d) = state.limiter.hit(crate::ratelimit::Bucket::Global, ip, requests.len() as u64 - 1).await {
+            if !d.allowed() {
+                return crate::ratelimit::rejection(&d).into_response();
+            }
+        }
+    }
     let auth = resolve_principal(parts, state).await;
     let ctx = Arc::new(RequestCtx {
         state: state.clone(),

@@ -16,6 +16,7 @@ use crate::domain::organizations::{self, CreateOrganization, OrganizationView};
 use crate::domain::projects::{self, CreateProject, ProjectView};
 use crate::domain::sessions::{self, SESSION_TTL};
 use crate::domain::users::{self, DeleteMe, UpdateMe, UserView};
+use crate::ratelimit::Bucket;
 
 pub struct Mutation;
 
@@ -24,6 +25,7 @@ impl Mutation {
     /// Creates an account (`POST /api/auth/sign-up/email`). Does not sign in.
     async fn sign_up(&self, ctx: &Context<'_>, input: SignUp) -> async_graphql::Result<SignUpPayload> {
         let r = request_ctx(ctx);
+        r.state.limiter.enforce(Bucket::SignUp, r.client.ip).await.gql()?;
         let done = accounts::sign_up(&r.state, input, &r.client).await.gql()?;
         Ok(SignUpPayload { user: done.user, organization: done.organization })
     }
@@ -31,6 +33,7 @@ impl Mutation {
     /// Signs in (`POST /api/auth/sign-in/email`); the session cookie is set on the HTTP response.
     async fn sign_in(&self, ctx: &Context<'_>, input: SignIn) -> async_graphql::Result<SignInPayload> {
         let r = request_ctx(ctx);
+        r.state.limiter.enforce(Bucket::SignIn, r.client.ip).await.gql()?;
         let signed = accounts::sign_in(&r.state, input, &r.client).await.gql()?;
         r.cookies.push(session_cookie(&r.state.config, &signed.token, signed.remember_me.then_some(SESSION_TTL)));
         Ok(SignInPayload { user: signed.user, session: signed.session })

@@ -226,13 +226,32 @@ pub async fn resolve_principal(parts: &mut Parts, state: &AppState) -> Result<Op
                 cookies.push(c);
             }
             principal.client = client_info(parts);
-            Ok(Some(Arc::new(principal)))
+            match untrusted_origin(parts, state, &principal) {
+                Some(e) => Err(e),
+                None => Ok(Some(Arc::new(principal))),
+            }
         }
         Ok(None) => Ok(None),
         Err(e) => Err(e),
     };
     parts.extensions.insert(Resolution(result.clone()));
     result
+}
+
+/// The CSRF guard (API.md 2.2): a cookie-authenticated write whose `Origin` is present and not
+/// trusted is `FORBIDDEN`. PATs and bearer tokens are not sent by browsers on their own, so they
+/// need no such guard.
+fn untrusted_origin(parts: &Parts, state: &AppState, principal: &Principal) -> Option<AppError> {
+    use axum::http::Method;
+    let write = matches!(parts.method, Method::POST | Method::PUT | Method::PATCH | Method::DELETE);
+    if !write || !principal.is_session() {
+        return None;
+    }
+    let origin = parts.headers.get(header::ORIGIN)?.to_str().unwrap_or("");
+    if state.config.trusted_origins.iter().any(|o| o == origin) {
+        return None;
+    }
+    Some(AppError::forbidden("This origin may not make changes with a session cookie"))
 }
 
 /// The authenticated caller; a protected route without a credential is `AUTHENTICATION_REQUIRED`.

@@ -2,7 +2,7 @@
 //! cookies, security headers), the write guard (415, body cap), panics, unknown routes.
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
@@ -16,6 +16,7 @@ use crate::error::{AppError, Code, REQUEST_ID};
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::ratelimit::{rejection, Bucket, Limiter};
 
 /// A client's `X-Request-Id` is kept when it is 1..=128 visible ASCII characters.
 fn valid_request_id(v: &HeaderValue) -> Option<String> {
@@ -31,7 +32,7 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) ->
     if trusted.is_empty() || !is_trusted(&peer) {
         return peer;
     }
-    let forwarded: Vec<IpAddr> = headers
+    let mut forwarded: Vec<IpAddr> = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -39,6 +40,31 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) ->
         .filter_map(|s| s.trim().parse::<IpAddr>().ok())
         .map(|ip| ip.to_canonical())
         .collect();
+    if forwarded.is_empty() {
+        // RFC 7239: `Forwarded: for=192.0.2.60;proto=http, for="[2001:db8::1]:4711"`.
+        forwarded = headers
+            .get_all("forwarded")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|element| {
+                element.split(';').find_map(|pair| {
+                    let (k, v) = pair.trim().split_once('=')?;
+                    if !k.trim().eq_ignore_ascii_case("for") {
+                        return None;
+                    }
+                    let v = v.trim().trim_matches('"');
+                    let host = if let Some(rest) = v.strip_prefix('[') {
+                        rest.split(']').next()?
+                    } else {
+                        v.split(':').next()?
+                    };
+                    host.parse::<IpAddr>().ok()
+                })
+            })
+            .map(|ip| ip.to_canonical())
+            .collect();
+    }
     forwarded.into_iter().rev().find(|ip| !is_trusted(ip)).unwrap_or(peer)
 }
 
@@ -114,6 +140,70 @@ fn is_json(headers: &HeaderMap) -> bool {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// Rate limits (API.md 8): every request counts against the global bucket and, for the paths that
+/// have one, against its own. Over either: 429. Otherwise the response carries the `RateLimit-*`
+/// headers of the bucket with the least left.
+pub async fn rate_limit(State(limiter): State<Limiter>, req: Request, next: Next) -> Response {
+    if !limiter.enabled() {
+        return next.run(req).await;
+    }
+    let ip = req.extensions().get::<ClientIp>().map(|c| c.0).unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let mut decisions = Vec::with_capacity(2);
+    decisions.extend(limiter.hit(Bucket::Global, ip, 1).await);
+    if let Some(bucket) = Bucket::for_path(req.uri().path()) {
+        decisions.extend(limiter.hit(bucket, ip, 1).await);
+    }
+    if let Some(exceeded) = decisions.iter().filter(|d| !d.allowed()).max_by_key(|d| d.reset_in) {
+        return rejection(exceeded).into_response();
+    }
+    let mut response = next.run(req).await;
+    if let Some(tightest) = decisions.iter().min_by_key(|d| d.remaining()) {
+        let headers = response.headers_mut();
+        for (name, value) in tightest.headers() {
+            if !headers.contains_key(name) {
+                if let Ok(v) = HeaderValue::from_str(&value) {
+                    headers.insert(name, v);
+                }
+            }
+        }
+    }
+    response
+}
+
+/// A request that takes longer than the configured timeout is answered 503.
+pub async fn timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => AppError::new(Code::ServiceUnavailable, "The request took too long").into_response(),
+    }
+}
+
+/// CORS for the trusted origins only (the base URL's and `GATEHOUSE_TRUSTED_ORIGINS`), with
+/// credentials, so a trusted front end may call the API with the session cookie.
+pub fn cors(config: &Config) -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let origins: Vec<HeaderValue> =
+        config.trusted_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::HeaderName::from_static("x-api-key"),
+            header::HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([
+            header::HeaderName::from_static("x-request-id"),
+            header::HeaderName::from_static("ratelimit-limit"),
+            header::HeaderName::from_static("ratelimit-remaining"),
+            header::HeaderName::from_static("ratelimit-reset"),
+            header::RETRY_AFTER,
+        ])
+        .max_age(Duration::from_secs(600))
 }
 
 /// A panic becomes a 500 in the envelope, with no internals.

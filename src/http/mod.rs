@@ -16,6 +16,7 @@ use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::config::Config;
+use crate::ratelimit::Limiter;
 use crate::state::AppState;
 use std::sync::Arc;
 
@@ -30,20 +31,23 @@ pub fn router(state: AppState) -> Router {
         .merge(members::routes())
         .merge(crate::graphql::handler::routes())
         .with_state(state.clone());
-    with_layers(routes, state.config.clone())
+    with_layers(routes, state.config.clone(), state.limiter.clone())
 }
 
-/// The conventions every route shares, around any router: request context, panics as 500
-/// envelopes, the write guard, 404 and 405 envelopes.
-pub fn with_layers(routes: Router, config: Arc<Config>) -> Router {
-    routes.fallback(middleware::not_found).method_not_allowed_fallback(middleware::method_not_allowed).layer(
-        ServiceBuilder::new()
-            .layer(axum::middleware::from_fn_with_state(config, middleware::request_context))
-            .layer(CatchPanicLayer::custom(middleware::panic_response))
-            .layer(axum::middleware::from_fn(middleware::write_guard))
-            // Our own reader enforces the cap (with our error); axum's default 2 MB is off.
-            .layer(DefaultBodyLimit::disable()),
-    )
+/// The conventions every route shares, around any router, outermost first: request context (id,
+/// client address, cookies, security headers, log line), CORS, rate limits, the request timeout,
+/// panics as 500 envelopes, the write guard (415, body cap), and 404/405 envelopes.
+pub fn with_layers(routes: Router, config: Arc<Config>, limiter: Limiter) -> Router {
+    let layers = ServiceBuilder::new()
+        .layer(axum::middleware::from_fn_with_state(config.clone(), middleware::request_context))
+        .layer(middleware::cors(&config))
+        .layer(axum::middleware::from_fn_with_state(limiter, middleware::rate_limit))
+        .layer(axum::middleware::from_fn_with_state(config.request_timeout, middleware::timeout))
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(axum::middleware::from_fn(middleware::write_guard))
+        // Our own reader enforces the cap (with our error); axum's default 2 MB is off.
+        .layer(DefaultBodyLimit::disable());
+    routes.fallback(middleware::not_found).method_not_allowed_fallback(middleware::method_not_allowed).layer(layers)
 }
 
 #[cfg(test)]
@@ -60,7 +64,8 @@ mod tests {
             panic!("secret internal detail /src/db.rs SELECT * FROM users")
         }
         let config = Arc::new(Config::from_values(&Default::default()).unwrap());
-        let app = with_layers(Router::new().route("/boom", axum::routing::get(boom)), config);
+        let limiter = Limiter::new(false, Default::default(), crate::ratelimit::Store::memory());
+        let app = with_layers(Router::new().route("/boom", axum::routing::get(boom)), config, limiter);
         let res = app
             .oneshot(Request::get("/boom").header("x-request-id", "req-123").body(Body::empty()).unwrap())
             .await

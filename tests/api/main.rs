@@ -15,5 +15,6 @@ mod operations;
 mod organizations;
 mod projects;
 mod quickstart;
+mod ratelimit;
 mod sessions;
 mod tenancy;
