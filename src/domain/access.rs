@@ -76,6 +76,22 @@ impl FromStr for Scope {
     }
 }
 
+impl utoipa::PartialSchema for Scope {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        super::string_enum_schema(&Scope::ALL.map(Scope::as_str))
+    }
+}
+
+impl utoipa::ToSchema for Scope {}
+
+impl utoipa::PartialSchema for Role {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        super::string_enum_schema(&["owner", "admin", "member"])
+    }
+}
+
+impl utoipa::ToSchema for Role {}
+
 impl serde::Serialize for Scope {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())

@@ -47,7 +47,7 @@ fn check_password(p: &str) -> Result<(), validator::ValidationError> {
     }
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Validate, async_graphql::InputObject)]
+#[derive(Clone, Debug, Default, Deserialize, Validate, async_graphql::InputObject, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[graphql(name = "SignUpInput")]
 pub struct SignUp {
@@ -65,7 +65,7 @@ pub struct SignUp {
     pub name: String,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct SignedUp {
     pub user: UserView,
     pub organization: OrganizationView,
@@ -190,7 +190,7 @@ async fn try_sign_up(
     Ok(SignedUp { user: user_view, organization: org_view })
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Validate, async_graphql::InputObject)]
+#[derive(Clone, Debug, Default, Deserialize, Validate, async_graphql::InputObject, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[graphql(name = "SignInInput")]
 pub struct SignIn {
@@ -203,7 +203,7 @@ pub struct SignIn {
     pub remember_me: Option<bool>,
 }
 
-#[derive(Clone, Debug, Serialize, async_graphql::SimpleObject)]
+#[derive(Clone, Debug, Serialize, async_graphql::SimpleObject, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionInfo {
     pub id: String,
@@ -368,7 +368,7 @@ pub async fn verify_email(state: &AppState, token: &str) -> AppResult<UserView> 
     Ok(view)
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Validate)]
+#[derive(Clone, Debug, Default, Deserialize, Validate, utoipa::ToSchema)]
 pub struct EmailOnly {
     #[serde(default)]
     #[validate(custom(function = "check_email"))]
@@ -413,7 +413,7 @@ pub async fn request_password_reset(state: &AppState, mut input: EmailOnly) -> A
     Ok(())
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Validate)]
+#[derive(Clone, Debug, Default, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ResetPassword {
     #[serde(default)]
@@ -457,7 +457,7 @@ async fn set_password(conn: &impl ConnectionTrait, user_id: &str, hash: String, 
     Ok(())
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Validate)]
+#[derive(Clone, Debug, Default, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChangePassword {
     #[serde(default)]

@@ -26,7 +26,7 @@ const START_LEN: usize = 8;
 const LAST_USED_GRANULARITY: TimeDelta = TimeDelta::seconds(60);
 const METADATA_MAX_BYTES: usize = 4096;
 
-#[derive(Clone, Debug, Serialize, async_graphql::SimpleObject)]
+#[derive(Clone, Debug, Serialize, async_graphql::SimpleObject, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[graphql(name = "ApiKey")]
 pub struct ApiKeyView {
@@ -36,6 +36,7 @@ pub struct ApiKeyView {
     pub start: String,
     pub scopes: Vec<Scope>,
     pub organization_id: Option<String>,
+    #[schema(value_type = Object)]
     pub metadata: async_graphql::Json<Value>,
     pub enabled: bool,
     pub expires_at: Option<Timestamp>,
@@ -65,7 +66,7 @@ impl ApiKeyView {
 }
 
 /// The creation answer: the key's view plus the full secret, shown this once.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct CreatedKey {
     pub key: String,
     #[serde(flatten)]
@@ -106,7 +107,7 @@ fn check_grant(principal: &Principal, scopes: &[Scope]) -> AppResult<()> {
     principal.require(scopes)
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Validate)]
+#[derive(Clone, Debug, Default, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateKey {
     #[serde(default)]
@@ -115,6 +116,7 @@ pub struct CreateKey {
     #[validate(range(min = 60, max = 31_536_000, message = "Must be between 60 and 31536000 seconds"))]
     pub expires_in: Option<i64>,
     pub scopes: Option<Vec<String>>,
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Map<String, Value>>,
 }
 
@@ -238,7 +240,7 @@ pub async fn get(state: &AppState, principal: &Principal, id: &str) -> AppResult
     Ok(ApiKeyView::new(find_owned(&state.db.conn, principal, id).await?))
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Validate)]
+#[derive(Clone, Debug, Default, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateKey {
     #[serde(default)]
@@ -288,7 +290,7 @@ pub async fn update(state: &AppState, principal: &Principal, mut input: UpdateKe
     Ok(ApiKeyView::new(k))
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Validate)]
+#[derive(Clone, Debug, Default, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeleteKey {
     #[serde(default)]

@@ -65,7 +65,7 @@ pub async fn write(
     Ok(())
 }
 
-#[derive(Clone, Debug, Serialize, async_graphql::SimpleObject)]
+#[derive(Clone, Debug, Serialize, async_graphql::SimpleObject, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[graphql(name = "AuditEvent")]
 pub struct AuditEventView {
@@ -78,6 +78,7 @@ pub struct AuditEventView {
     pub target_id: Option<String>,
     pub ip_address: Option<String>,
     pub user_agent: Option<String>,
+    #[schema(value_type = Object)]
     pub metadata: async_graphql::Json<Value>,
     pub created_at: Timestamp,
     #[serde(skip)]

@@ -25,7 +25,7 @@ use crate::state::AppState;
 pub const INVITE_TTL: TimeDelta = TimeDelta::days(7);
 pub const MAX_EMAILS: usize = 50;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, async_graphql::Enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, async_graphql::Enum, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum InviteStatus {
     #[graphql(name = "PENDING")]
@@ -58,7 +58,7 @@ impl InviteStatus {
     }
 }
 
-#[derive(Clone, Debug, Serialize, async_graphql::SimpleObject)]
+#[derive(Clone, Debug, Serialize, async_graphql::SimpleObject, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[graphql(name = "Invite")]
 pub struct InviteView {
@@ -172,7 +172,7 @@ pub async fn list_many(
     Ok(out)
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct CreateInvites {
     #[serde(default)]
     pub emails: Vec<String>,
@@ -417,7 +417,7 @@ fn check_addressee(principal: &Principal, i: &invitation::Model) -> AppResult<()
     Ok(())
 }
 
-#[derive(Clone, Debug, Serialize, async_graphql::SimpleObject)]
+#[derive(Clone, Debug, Serialize, async_graphql::SimpleObject, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[graphql(name = "InvitedOrganization")]
 pub struct InvitedOrganization {
@@ -426,7 +426,7 @@ pub struct InvitedOrganization {
 }
 
 /// What an invitation offers, for the invitation page.
-#[derive(Clone, Debug, Serialize, async_graphql::SimpleObject)]
+#[derive(Clone, Debug, Serialize, async_graphql::SimpleObject, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[graphql(name = "InvitationOffer")]
 pub struct InviteOffer {

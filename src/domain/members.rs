@@ -18,7 +18,7 @@ use crate::error::{AppError, AppResult, Code, FieldError};
 use crate::state::AppState;
 
 /// A member of an organization. GraphQL adds `user: User` through a loader.
-#[derive(Clone, Debug, Serialize, async_graphql::SimpleObject)]
+#[derive(Clone, Debug, Serialize, async_graphql::SimpleObject, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[graphql(name = "Membership", complex)]
 pub struct MemberView {
@@ -116,7 +116,7 @@ pub async fn list_many(
 }
 
 /// The caller's own membership: `{ id, role, permissions, joinedAt }`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MyMembership {
     pub id: String,
@@ -160,7 +160,7 @@ async fn owner_count(conn: &impl ConnectionTrait, org_id: &str) -> AppResult<u64
     Ok(of_org(org_id).filter(membership::Column::Role.eq(Role::Owner.as_str())).count(conn).await?)
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Validate)]
+#[derive(Clone, Debug, Default, Deserialize, Validate, utoipa::ToSchema)]
 pub struct ChangeRole {
     pub role: Option<Role>,
 }

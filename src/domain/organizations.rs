@@ -19,7 +19,7 @@ use crate::error::{on_unique, AppError, AppResult};
 use crate::state::AppState;
 use serde_json::json;
 
-#[derive(Clone, Debug, Serialize, async_graphql::SimpleObject)]
+#[derive(Clone, Debug, Serialize, async_graphql::SimpleObject, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[graphql(name = "Organization", complex)]
 pub struct OrganizationView {
@@ -196,7 +196,7 @@ pub async fn list(state: &AppState, principal: &Principal, page: PageParams) -> 
     Ok(Page::new(views(conn, rows).await?, total, page))
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Validate, async_graphql::InputObject)]
+#[derive(Clone, Debug, Default, Deserialize, Validate, async_graphql::InputObject, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[graphql(name = "CreateOrganizationInput")]
 pub struct CreateOrganization {
@@ -273,7 +273,7 @@ pub async fn get(state: &AppState, principal: &Principal, org_id: &str) -> AppRe
     Ok(views(&state.db.conn, vec![(org, tenant)]).await?.pop().expect("one view"))
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Validate)]
+#[derive(Clone, Debug, Default, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateOrganization {
     #[validate(
@@ -286,6 +286,7 @@ pub struct UpdateOrganization {
     /// `null` clears the logo.
     #[serde(default, deserialize_with = "super::projects::double_option")]
     #[validate(custom(function = "super::projects::check_url"))]
+    #[schema(value_type = Option<String>)]
     pub logo_url: Option<Option<String>>,
 }
 

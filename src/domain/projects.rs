@@ -20,7 +20,7 @@ use crate::error::{on_unique, AppError, AppResult, Code};
 use crate::state::AppState;
 use serde_json::json;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, async_graphql::Enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, async_graphql::Enum, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ProjectStatus {
     #[graphql(name = "DRAFT")]
@@ -49,7 +49,7 @@ impl ProjectStatus {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Frequency {
     #[graphql(name = "WEEKLY")]
@@ -65,7 +65,7 @@ impl Frequency {
     }
 }
 
-#[derive(Clone, Debug, Serialize, async_graphql::SimpleObject)]
+#[derive(Clone, Debug, Serialize, async_graphql::SimpleObject, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[graphql(name = "ProjectCreator")]
 pub struct CreatorView {
@@ -73,7 +73,7 @@ pub struct CreatorView {
     pub full_name: String,
 }
 
-#[derive(Clone, Debug, Serialize, async_graphql::SimpleObject)]
+#[derive(Clone, Debug, Serialize, async_graphql::SimpleObject, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[graphql(name = "Project", complex)]
 pub struct ProjectView {
@@ -267,7 +267,7 @@ fn check_slug(s: &str) -> Result<(), validator::ValidationError> {
 
 const TEXT_MAX: u64 = 10_000;
 
-#[derive(Clone, Debug, Default, Deserialize, Validate, async_graphql::InputObject)]
+#[derive(Clone, Debug, Default, Deserialize, Validate, async_graphql::InputObject, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[graphql(name = "CreateProjectInput")]
 pub struct CreateProject {
@@ -397,7 +397,7 @@ pub async fn get(state: &AppState, principal: &Principal, org_id: &str, id: &str
     Ok(views(&state.db.conn, vec![p]).await?.pop().expect("one view"))
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Validate)]
+#[derive(Clone, Debug, Default, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateProject {
     #[validate(
@@ -409,15 +409,19 @@ pub struct UpdateProject {
     pub slug: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[validate(length(max = "TEXT_MAX", message = "Must be at most 10000 characters"))]
+    #[schema(value_type = Option<String>)]
     pub description: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     #[validate(length(max = "TEXT_MAX", message = "Must be at most 10000 characters"))]
+    #[schema(value_type = Option<String>)]
     pub business_context: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     #[validate(length(max = "TEXT_MAX", message = "Must be at most 10000 characters"))]
+    #[schema(value_type = Option<String>)]
     pub monitoring_intent: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     #[validate(custom(function = "check_url"))]
+    #[schema(value_type = Option<String>)]
     pub website: Option<Option<String>>,
     #[validate(custom(function = "check_timezone"))]
     pub timezone: Option<String>,

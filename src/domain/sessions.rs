@@ -74,7 +74,7 @@ pub async fn find_live(conn: &impl ConnectionTrait, token: &str) -> AppResult<Op
     Ok(Some((s, true)))
 }
 
-#[derive(Clone, Debug, Serialize, async_graphql::SimpleObject)]
+#[derive(Clone, Debug, Serialize, async_graphql::SimpleObject, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[graphql(name = "Session")]
 pub struct SessionView {
@@ -120,7 +120,7 @@ pub async fn all_of(conn: &impl ConnectionTrait, user_id: &str, current: Option<
     Ok(rows.into_iter().map(|s| SessionView::new(s, current)).collect())
 }
 
-#[derive(Clone, Debug, Default, Deserialize, validator::Validate)]
+#[derive(Clone, Debug, Default, Deserialize, validator::Validate, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RevokeSession {
     #[validate(length(min = 1, message = "Required"))]

@@ -15,13 +15,13 @@ use crate::entities::{login_event, membership, organization, password_credential
 use crate::error::{on_unique, AppError, AppResult, FieldError};
 use crate::state::AppState;
 
-#[derive(Clone, Debug, Serialize, async_graphql::SimpleObject)]
+#[derive(Clone, Debug, Serialize, async_graphql::SimpleObject, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EmailPreferences {
     pub marketing_opt_out: bool,
 }
 
-#[derive(Clone, Debug, Serialize, async_graphql::SimpleObject)]
+#[derive(Clone, Debug, Serialize, async_graphql::SimpleObject, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[graphql(name = "User")]
 pub struct UserView {
@@ -95,14 +95,14 @@ pub async fn me(state: &AppState, principal: &Principal) -> AppResult<UserView> 
     view(&state.db.conn, principal.user.clone()).await
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Validate, async_graphql::InputObject)]
+#[derive(Clone, Debug, Default, Deserialize, Validate, async_graphql::InputObject, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[graphql(name = "EmailPreferencesInput")]
 pub struct EmailPreferencesInput {
     pub marketing_opt_out: Option<bool>,
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Validate, async_graphql::InputObject)]
+#[derive(Clone, Debug, Default, Deserialize, Validate, async_graphql::InputObject, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[graphql(name = "UpdateMeInput")]
 pub struct UpdateMe {
@@ -174,7 +174,7 @@ pub async fn free_handle(conn: &impl ConnectionTrait, email: &str) -> AppResult<
     Ok(format!("{base}-{}", crate::auth::tokens::random_alphanumeric(10).to_lowercase()))
 }
 
-#[derive(Clone, Debug, Serialize, async_graphql::SimpleObject)]
+#[derive(Clone, Debug, Serialize, async_graphql::SimpleObject, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[graphql(name = "LoginEvent")]
 pub struct LoginEventView {
@@ -220,7 +220,7 @@ pub async fn login_history(
     Ok(Page::new(rows.into_iter().map(LoginEventView::new).collect(), total, page))
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExportedMembership {
     pub id: String,
@@ -231,7 +231,7 @@ pub struct ExportedMembership {
 }
 
 /// Everything held about a user, without secrets (no password hash, no token or key digests).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountExport {
     pub exported_at: Timestamp,
@@ -281,7 +281,7 @@ pub async fn export(state: &AppState, principal: &Principal) -> AppResult<Accoun
     })
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Validate)]
+#[derive(Clone, Debug, Default, Deserialize, Validate, utoipa::ToSchema)]
 pub struct DeleteMe {
     #[serde(default)]
     #[validate(length(min = 1, message = "Required"))]

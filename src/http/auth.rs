@@ -2,35 +2,38 @@
 
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::Router;
 use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{Auth, Client, JsonBody, MaybeAuth, QueryMap, ResponseCookies};
+use super::openapi::{Anything, Deleted, Envelope, SessionDoc, SignInDoc, TokenQuery, UserDoc};
 use super::respond::{created, ok};
 use crate::auth::{clear_session_cookie, session_cookie};
-use crate::domain::accounts::{self, ChangePassword, EmailOnly, ResetPassword, SignIn, SignUp};
-use crate::domain::sessions::{self, RevokeSession, SESSION_TTL};
+use crate::domain::accounts::{self, ChangePassword, EmailOnly, ResetPassword, SignIn, SignUp, SignedUp};
+use crate::domain::sessions::{self, RevokeSession, SessionView, SESSION_TTL};
 use crate::error::AppResult;
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/auth/sign-up/email", post(sign_up))
-        .route("/api/auth/sign-in/email", post(sign_in))
-        .route("/api/auth/sign-out", post(sign_out))
-        .route("/api/auth/get-session", get(get_session))
-        .route("/api/auth/list-sessions", get(list_sessions))
-        .route("/api/auth/revoke-session", post(revoke_session))
-        .route("/api/auth/revoke-other-sessions", post(revoke_other_sessions))
-        .route("/api/auth/revoke-sessions", post(revoke_sessions))
-        .route("/api/auth/verify-email", get(verify_email))
-        .route("/api/auth/send-verification-email", post(send_verification_email))
-        .route("/api/auth/request-password-reset", post(request_password_reset))
-        .route("/api/auth/reset-password", post(reset_password))
-        .route("/api/auth/change-password", post(change_password))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(sign_up))
+        .routes(routes!(sign_in))
+        .routes(routes!(sign_out))
+        .routes(routes!(get_session))
+        .routes(routes!(list_sessions))
+        .routes(routes!(revoke_session))
+        .routes(routes!(revoke_other_sessions))
+        .routes(routes!(revoke_sessions))
+        .routes(routes!(verify_email))
+        .routes(routes!(send_verification_email))
+        .routes(routes!(request_password_reset))
+        .routes(routes!(reset_password))
+        .routes(routes!(change_password))
 }
 
+#[utoipa::path(post, path = "/api/auth/sign-up/email", tag = "auth", security(()), request_body = SignUp,
+    responses((status = 201, description = "Account created successfully", body = Envelope<SignedUp>)))]
 async fn sign_up(
     State(state): State<AppState>,
     Client(client): Client,
@@ -40,6 +43,8 @@ async fn sign_up(
     Ok(created("Account created successfully", done))
 }
 
+#[utoipa::path(post, path = "/api/auth/sign-in/email", tag = "auth", security(()), request_body = SignIn,
+    responses((status = 200, description = "Signed in successfully; the session cookie is set", body = Envelope<SignInDoc>)))]
 async fn sign_in(
     State(state): State<AppState>,
     Client(client): Client,
@@ -51,6 +56,8 @@ async fn sign_in(
     Ok(ok("Signed in successfully", json!({ "user": signed.user, "session": signed.session })))
 }
 
+#[utoipa::path(post, path = "/api/auth/sign-out", tag = "auth", security(()),
+    responses((status = 200, description = "Signed out; the cookie is cleared", body = Envelope<Anything>)))]
 async fn sign_out(
     State(state): State<AppState>,
     MaybeAuth(principal): MaybeAuth,
@@ -61,6 +68,8 @@ async fn sign_out(
     Ok(ok("Signed out successfully", json!({ "success": true })))
 }
 
+#[utoipa::path(get, path = "/api/auth/get-session", tag = "auth", security(()),
+    responses((status = 200, description = "The session and user, or null", body = Envelope<Option<SessionDoc>>)))]
 async fn get_session(State(state): State<AppState>, MaybeAuth(principal): MaybeAuth) -> AppResult<Response> {
     let current = match principal {
         Some(p) => accounts::current_session(&state, &p).await?,
@@ -72,10 +81,14 @@ async fn get_session(State(state): State<AppState>, MaybeAuth(principal): MaybeA
     })
 }
 
+#[utoipa::path(get, path = "/api/auth/list-sessions", tag = "sessions",
+    responses((status = 200, description = "The caller's sessions", body = Envelope<Vec<SessionView>>)))]
 async fn list_sessions(State(state): State<AppState>, Auth(p): Auth) -> AppResult<Response> {
     Ok(ok("Sessions fetched successfully", sessions::list(&state, &p).await?))
 }
 
+#[utoipa::path(post, path = "/api/auth/revoke-session", tag = "sessions", request_body = RevokeSession,
+    responses((status = 200, description = "Session revoked", body = Envelope<Deleted>)))]
 async fn revoke_session(
     State(state): State<AppState>,
     Auth(p): Auth,
@@ -89,11 +102,15 @@ async fn revoke_session(
     Ok(ok("Session revoked", json!({ "id": id })))
 }
 
+#[utoipa::path(post, path = "/api/auth/revoke-other-sessions", tag = "sessions",
+    responses((status = 200, description = "Other sessions revoked", body = Envelope<Anything>)))]
 async fn revoke_other_sessions(State(state): State<AppState>, Auth(p): Auth) -> AppResult<Response> {
     let n = sessions::revoke_all(&state, &p, true).await?;
     Ok(ok("Other sessions revoked", json!({ "revoked": n })))
 }
 
+#[utoipa::path(post, path = "/api/auth/revoke-sessions", tag = "sessions",
+    responses((status = 200, description = "All sessions revoked", body = Envelope<Anything>)))]
 async fn revoke_sessions(
     State(state): State<AppState>,
     Auth(p): Auth,
@@ -106,12 +123,16 @@ async fn revoke_sessions(
     Ok(ok("All sessions revoked", json!({ "revoked": n })))
 }
 
+#[utoipa::path(get, path = "/api/auth/verify-email", tag = "auth", security(()), params(TokenQuery),
+    responses((status = 200, description = "Email verified", body = Envelope<UserDoc>)))]
 async fn verify_email(State(state): State<AppState>, query: QueryMap) -> AppResult<Response> {
     let token = query.get("token").unwrap_or("");
     let user = accounts::verify_email(&state, token).await?;
     Ok(ok("Email verified", json!({ "user": user })))
 }
 
+#[utoipa::path(post, path = "/api/auth/send-verification-email", tag = "auth", security(()), request_body = EmailOnly,
+    responses((status = 200, description = "The same answer whether or not the account exists", body = Envelope<Anything>)))]
 async fn send_verification_email(
     State(state): State<AppState>,
     JsonBody(input): JsonBody<EmailOnly>,
@@ -120,6 +141,8 @@ async fn send_verification_email(
     Ok(ok("If the account exists and is not verified, a verification email is on its way", json!({ "sent": true })))
 }
 
+#[utoipa::path(post, path = "/api/auth/request-password-reset", tag = "auth", security(()), request_body = EmailOnly,
+    responses((status = 200, description = "The same answer whether or not the account exists", body = Envelope<Anything>)))]
 async fn request_password_reset(
     State(state): State<AppState>,
     JsonBody(input): JsonBody<EmailOnly>,
@@ -128,6 +151,8 @@ async fn request_password_reset(
     Ok(ok("If the account exists, a password reset email is on its way", json!({ "sent": true })))
 }
 
+#[utoipa::path(post, path = "/api/auth/reset-password", tag = "auth", security(()), request_body = ResetPassword,
+    responses((status = 200, description = "Password reset; every session revoked", body = Envelope<Anything>)))]
 async fn reset_password(
     State(state): State<AppState>,
     JsonBody(input): JsonBody<ResetPassword>,
@@ -136,6 +161,8 @@ async fn reset_password(
     Ok(ok("Password has been reset", json!({ "success": true })))
 }
 
+#[utoipa::path(post, path = "/api/auth/change-password", tag = "auth", security(("session" = [])), request_body = ChangePassword,
+    responses((status = 200, description = "Password changed", body = Envelope<Anything>)))]
 async fn change_password(
     State(state): State<AppState>,
     Auth(p): Auth,

@@ -2,22 +2,27 @@
 
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
 use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::openapi::{Anything, Envelope};
 use super::respond::ok;
 use crate::error::{AppError, AppResult, Code};
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz))
 }
 
+#[utoipa::path(get, path = "/healthz", tag = "health", security(()),
+    responses((status = 200, description = "The process is up", body = Envelope<Anything>)))]
 async fn healthz() -> Response {
     ok("OK", json!({ "status": "ok" }))
 }
 
+#[utoipa::path(get, path = "/readyz", tag = "health", security(()),
+    responses((status = 200, description = "The database answers", body = Envelope<Anything>)))]
 async fn readyz(State(state): State<AppState>) -> AppResult<Response> {
     if state.db.ping().await {
         Ok(ok("Ready", json!({ "status": "ready", "database": "ok" })))

@@ -6,6 +6,7 @@ pub mod health;
 pub mod keys;
 pub mod members;
 pub mod middleware;
+pub mod openapi;
 pub mod projects;
 pub mod respond;
 pub mod users;
@@ -20,17 +21,36 @@ use crate::ratelimit::Limiter;
 use crate::state::AppState;
 use std::sync::Arc;
 
-/// The whole HTTP application.
-pub fn router(state: AppState) -> Router {
-    let routes = Router::new()
+/// Every REST route, with its OpenAPI description.
+pub fn rest_routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    utoipa_axum::router::OpenApiRouter::with_openapi(openapi::base())
         .merge(health::routes())
         .merge(auth::routes())
         .merge(keys::routes())
         .merge(users::routes())
         .merge(projects::routes())
         .merge(members::routes())
+}
+
+/// The OpenAPI 3.1 document of every REST route (what `GET /api/openapi.json` serves).
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    use utoipa::Modify;
+    let (_, mut doc) = rest_routes().split_for_parts();
+    openapi::ErrorResponses.modify(&mut doc);
+    doc
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    let (rest, _) = rest_routes().split_for_parts();
+    let doc = openapi::Document(Arc::new(
+        serde_json::to_string(&openapi_document()).expect("the OpenAPI document serializes"),
+    ));
+    let routes = Router::new()
+        .merge(rest)
         .merge(crate::graphql::handler::routes())
-        .with_state(state.clone());
+        .with_state(state.clone())
+        .merge(Router::new().route("/api/openapi.json", axum::routing::get(openapi::serve)).with_state(doc));
     with_layers(routes, state.config.clone(), state.limiter.clone())
 }
 

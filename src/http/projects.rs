@@ -2,21 +2,22 @@
 
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{Auth, JsonBody, QueryMap};
+use super::openapi::{Deleted, Envelope, ListEnvelope, ProjectQuery};
 use super::respond::{created, deleted, ok, page};
-use crate::domain::projects::{self, CreateProject, ProjectFilter, ProjectStatus, UpdateProject};
+use crate::domain::projects::{self, CreateProject, ProjectFilter, ProjectStatus, ProjectView, UpdateProject};
 use crate::error::AppResult;
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/user/organizations/{org}/projects", get(list).post(create))
-        .route("/api/user/organizations/{org}/projects/{id}", get(get_one).put(update).delete(delete))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(get_one, update, delete))
 }
 
+#[utoipa::path(get, path = "/api/user/organizations/{org}/projects", tag = "projects", params(("org" = String, Path, description = "Organization id (ULID)"), ProjectQuery),
+    responses((status = 200, description = "Projects fetched successfully", body = ListEnvelope<ProjectView>)))]
 async fn list(
     State(state): State<AppState>,
     Auth(p): Auth,
@@ -30,6 +31,8 @@ async fn list(
     Ok(page("Projects fetched successfully", projects::list(&state, &p, &org, filter, params).await?))
 }
 
+#[utoipa::path(post, path = "/api/user/organizations/{org}/projects", tag = "projects", params(("org" = String, Path, description = "Organization id (ULID)")), request_body = CreateProject,
+    responses((status = 201, description = "Project created successfully", body = Envelope<ProjectView>)))]
 async fn create(
     State(state): State<AppState>,
     Auth(p): Auth,
@@ -39,6 +42,8 @@ async fn create(
     Ok(created("Project created successfully", projects::create(&state, &p, &org, input).await?))
 }
 
+#[utoipa::path(get, path = "/api/user/organizations/{org}/projects/{id}", tag = "projects", params(("org" = String, Path, description = "Organization id (ULID)"), ("id" = String, Path, description = "Project id (ULID)")),
+    responses((status = 200, description = "One project", body = Envelope<ProjectView>)))]
 async fn get_one(
     State(state): State<AppState>,
     Auth(p): Auth,
@@ -47,6 +52,8 @@ async fn get_one(
     Ok(ok("Project fetched successfully", projects::get(&state, &p, &org, &id).await?))
 }
 
+#[utoipa::path(put, path = "/api/user/organizations/{org}/projects/{id}", tag = "projects", params(("org" = String, Path, description = "Organization id (ULID)"), ("id" = String, Path, description = "Project id (ULID)")), request_body = UpdateProject,
+    responses((status = 200, description = "The updated project", body = Envelope<ProjectView>)))]
 async fn update(
     State(state): State<AppState>,
     Auth(p): Auth,
@@ -56,6 +63,8 @@ async fn update(
     Ok(ok("Project updated successfully", projects::update(&state, &p, &org, &id, input).await?))
 }
 
+#[utoipa::path(delete, path = "/api/user/organizations/{org}/projects/{id}", tag = "projects", params(("org" = String, Path, description = "Organization id (ULID)"), ("id" = String, Path, description = "Project id (ULID)")),
+    responses((status = 200, description = "Project deleted", body = Envelope<Deleted>)))]
 async fn delete(
     State(state): State<AppState>,
     Auth(p): Auth,

@@ -3,30 +3,35 @@
 
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{Auth, JsonBody, QueryMap, ResponseCookies};
+use super::openapi::{Deleted, Envelope, ListEnvelope, PageQuery};
 use super::respond::{created, deleted, ok, page};
 use crate::auth::clear_session_cookie;
-use crate::domain::organizations::{self, CreateOrganization, UpdateOrganization};
-use crate::domain::users::{self, DeleteMe, UpdateMe};
+use crate::domain::organizations::{self, CreateOrganization, OrganizationView, UpdateOrganization};
+use crate::domain::users::{self, AccountExport, DeleteMe, LoginEventView, UpdateMe, UserView};
 use crate::error::AppResult;
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/user/me", get(me).put(update_me).delete(delete_me))
-        .route("/api/user/me/export", get(export))
-        .route("/api/user/me/login-history", get(login_history))
-        .route("/api/user/organizations", get(list_orgs).post(create_org))
-        .route("/api/user/organizations/{org}", get(get_org).put(update_org).delete(delete_org))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(me, update_me, delete_me))
+        .routes(routes!(export))
+        .routes(routes!(login_history))
+        .routes(routes!(list_orgs, create_org))
+        .routes(routes!(get_org, update_org, delete_org))
 }
 
+#[utoipa::path(get, path = "/api/user/me", tag = "account",
+    responses((status = 200, description = "User fetched successfully", body = Envelope<UserView>)))]
 async fn me(State(state): State<AppState>, Auth(p): Auth) -> AppResult<Response> {
     Ok(ok("User fetched successfully", users::me(&state, &p).await?))
 }
 
+#[utoipa::path(put, path = "/api/user/me", tag = "account", request_body = UpdateMe,
+    responses((status = 200, description = "The updated user", body = Envelope<UserView>)))]
 async fn update_me(
     State(state): State<AppState>,
     Auth(p): Auth,
@@ -35,11 +40,15 @@ async fn update_me(
     Ok(ok("User updated successfully", users::update_me(&state, &p, input).await?))
 }
 
+#[utoipa::path(get, path = "/api/user/organizations", tag = "organizations", params(PageQuery),
+    responses((status = 200, description = "The caller's organizations with their role", body = ListEnvelope<OrganizationView>)))]
 async fn list_orgs(State(state): State<AppState>, Auth(p): Auth, query: QueryMap) -> AppResult<Response> {
     let params = query.page()?;
     Ok(page("Organizations fetched successfully", organizations::list(&state, &p, params).await?))
 }
 
+#[utoipa::path(post, path = "/api/user/organizations", tag = "organizations", request_body = CreateOrganization,
+    responses((status = 201, description = "Organization created; the caller is owner", body = Envelope<OrganizationView>)))]
 async fn create_org(
     State(state): State<AppState>,
     Auth(p): Auth,
@@ -48,10 +57,14 @@ async fn create_org(
     Ok(created("Organization created successfully", organizations::create(&state, &p, input).await?))
 }
 
+#[utoipa::path(get, path = "/api/user/organizations/{org}", tag = "organizations", params(("org" = String, Path, description = "Organization id (ULID)")),
+    responses((status = 200, description = "One organization", body = Envelope<OrganizationView>)))]
 async fn get_org(State(state): State<AppState>, Auth(p): Auth, Path(org): Path<String>) -> AppResult<Response> {
     Ok(ok("Organization fetched successfully", organizations::get(&state, &p, &org).await?))
 }
 
+#[utoipa::path(put, path = "/api/user/organizations/{org}", tag = "organizations", params(("org" = String, Path, description = "Organization id (ULID)")), request_body = UpdateOrganization,
+    responses((status = 200, description = "The updated organization", body = Envelope<OrganizationView>)))]
 async fn update_org(
     State(state): State<AppState>,
     Auth(p): Auth,
@@ -61,6 +74,8 @@ async fn update_org(
     Ok(ok("Organization updated successfully", organizations::update(&state, &p, &org, input).await?))
 }
 
+#[utoipa::path(delete, path = "/api/user/me", tag = "account", security(("session" = [])), request_body = DeleteMe,
+    responses((status = 200, description = "Account deleted", body = Envelope<Deleted>)))]
 async fn delete_me(
     State(state): State<AppState>,
     Auth(p): Auth,
@@ -72,15 +87,21 @@ async fn delete_me(
     Ok(deleted("Account deleted", id))
 }
 
+#[utoipa::path(get, path = "/api/user/me/export", tag = "account",
+    responses((status = 200, description = "Everything held about the caller, without secrets", body = Envelope<AccountExport>)))]
 async fn export(State(state): State<AppState>, Auth(p): Auth) -> AppResult<Response> {
     Ok(ok("Account exported", users::export(&state, &p).await?))
 }
 
+#[utoipa::path(get, path = "/api/user/me/login-history", tag = "account", params(PageQuery),
+    responses((status = 200, description = "Sign-in attempts, newest first", body = ListEnvelope<LoginEventView>)))]
 async fn login_history(State(state): State<AppState>, Auth(p): Auth, query: QueryMap) -> AppResult<Response> {
     let params = query.page()?;
     Ok(page("Login history fetched successfully", users::login_history(&state, &p, params).await?))
 }
 
+#[utoipa::path(delete, path = "/api/user/organizations/{org}", tag = "organizations", params(("org" = String, Path, description = "Organization id (ULID)")), security(("session" = [])),
+    responses((status = 200, description = "Organization deleted", body = Envelope<Deleted>)))]
 async fn delete_org(State(state): State<AppState>, Auth(p): Auth, Path(org): Path<String>) -> AppResult<Response> {
     Ok(deleted("Organization deleted", organizations::delete(&state, &p, &org).await?))
 }

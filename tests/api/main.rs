@@ -11,6 +11,7 @@ mod invitations;
 mod keys;
 mod lifecycle;
 mod members;
+mod openapi;
 mod operations;
 mod organizations;
 mod projects;
