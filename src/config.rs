@@ -92,7 +92,7 @@ pub struct Config {
     pub log_format: LogFormat,
     /// `Secure` on the session cookie (and the `__Host-` name). Default: base URL is https.
     pub cookie_secure: bool,
-    /// Argon2 hashes allowed to run at once (each holds 19 MiB). Default: the number of cores.
+    /// Argon2 hashes allowed to run at once (each holds 19 MiB). Default: cores - 1 (at least 1).
     pub hash_concurrency: usize,
     /// How long a request may take before it is answered 503 (default 30 s).
     pub request_timeout: Duration,
@@ -315,7 +315,8 @@ impl Config {
                 })?,
             };
         let hash_concurrency = match get("GATEHOUSE_HASH_CONCURRENCY") {
-            None => cores,
+            // One core is kept for everything else, so a sign-in flood cannot starve the API.
+            None => cores.saturating_sub(1).max(1),
             Some(v) => v
                 .parse::<usize>()
                 .ok()

@@ -117,6 +117,16 @@ impl Db {
     }
 }
 
+/// A raw statement written with PostgreSQL's `$1, $2...` placeholders, for either engine (SQLite
+/// reads them as `?1, ?2...`).
+pub fn statement(backend: DbBackend, sql: &str, values: Vec<sea_orm::Value>) -> Statement {
+    let sql = match backend {
+        DbBackend::Postgres => sql.to_string(),
+        _ => sql.replace('$', "?"),
+    };
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
 /// `sqlite://data/gatehouse.db?mode=rwc` needs `data/` to exist before SQLite can create the file.
 fn ensure_sqlite_dir(url: &str) {
     let path = url.trim_start_matches("sqlite:").trim_start_matches("//");

@@ -11,10 +11,8 @@ use axum::http::{header, HeaderMap};
 use crate::config::Config;
 use crate::domain::access::{CredentialKind, Principal, Scope};
 use crate::domain::{api_keys, sessions};
-use crate::entities::user;
 use crate::error::{AppError, AppResult, Code};
 use crate::state::AppState;
-use sea_orm::EntityTrait;
 
 pub const COOKIE_NAME: &str = "gatehouse_session";
 /// The name of a `Secure` session cookie: the `__Host-` prefix pins it to this host and path.
@@ -114,8 +112,7 @@ async fn resolve_session(state: &AppState, token: &str) -> AppResult<Resolved> {
         return Err(invalid());
     }
     let conn = &state.db.conn;
-    let (session, refreshed) = sessions::find_live(conn, token).await?.ok_or_else(invalid)?;
-    let u = user::Entity::find_by_id(session.user_id.clone()).one(conn).await?.ok_or_else(invalid)?;
+    let (session, u, organization_count, refreshed) = sessions::find_live(conn, token).await?.ok_or_else(invalid)?;
     if !u.is_active {
         return Err(AppError::new(Code::UserNotActive, "This account is deactivated"));
     }
@@ -132,6 +129,7 @@ async fn resolve_session(state: &AppState, token: &str) -> AppResult<Resolved> {
             session_id: Some(session.id),
             api_key_id: None,
             client: Default::default(),
+            organization_count,
         },
         refreshed_cookie,
     })

@@ -212,6 +212,8 @@ pub struct Principal {
     pub api_key_id: Option<String>,
     /// Where the request came from (for audit events).
     pub client: super::ClientInfo,
+    /// The user's organization count, read with the credential (for `/api/user/me`).
+    pub organization_count: u64,
 }
 
 impl Principal {

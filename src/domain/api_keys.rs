@@ -15,7 +15,7 @@ use super::access::{self, CredentialKind, Permission, Principal, Scope};
 use super::audit::{self, Target};
 use super::{now, trim, ts, ts_opt, validate, Page, PageParams, Timestamp};
 use crate::auth::tokens::{digest, is_ulid, random_alphanumeric};
-use crate::entities::{api_key, user};
+use crate::entities::api_key;
 use crate::error::{AppError, AppResult, Code, FieldError};
 use crate::state::AppState;
 
@@ -335,16 +335,14 @@ pub async fn authenticate(conn: &impl ConnectionTrait, raw: &str) -> AppResult<P
     if !well_formed {
         return Err(invalid());
     }
-    let k = api_key::Entity::find()
-        .filter(api_key::Column::KeyHash.eq(digest(raw)))
-        .one(conn)
-        .await?
-        .ok_or_else(invalid)?;
+    let (k, u, organization_count) =
+        super::users::credential_with_owner::<api_key::Entity>(conn, api_key::Column::KeyHash, digest(raw))
+            .await?
+            .ok_or_else(invalid)?;
     let t = now();
     if !k.enabled || k.expires_at.is_some_and(|e| e <= t) {
         return Err(invalid());
     }
-    let u = user::Entity::find_by_id(k.user_id.clone()).one(conn).await?.ok_or_else(invalid)?;
     if !u.is_active {
         return Err(AppError::new(Code::UserNotActive, "This account is deactivated"));
     }
@@ -357,6 +355,7 @@ pub async fn authenticate(conn: &impl ConnectionTrait, raw: &str) -> AppResult<P
         session_id: None,
         api_key_id: Some(k.id),
         client: Default::default(),
+        organization_count,
     })
 }
 

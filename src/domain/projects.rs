@@ -98,10 +98,15 @@ pub struct ProjectView {
 
 impl ProjectView {
     fn new(p: project::Model, creator: Option<&user::Model>) -> Self {
+        let creator = creator.map(|u| CreatorView { id: u.id.clone(), full_name: u.full_name.clone() });
+        Self::with_creator(p, creator)
+    }
+
+    fn with_creator(p: project::Model, created_by_user: Option<CreatorView>) -> Self {
         ProjectView {
             status: ProjectStatus::parse(&p.status).unwrap_or(ProjectStatus::Draft),
             frequency: Frequency::Weekly,
-            created_by_user: creator.map(|u| CreatorView { id: u.id.clone(), full_name: u.full_name.clone() }),
+            created_by_user,
             id: p.id,
             organization_id: p.organization_id,
             name: p.name,
@@ -168,23 +173,43 @@ fn filter_in(mut q: sea_orm::Select<project::Entity>, filter: &ProjectFilter) ->
     q
 }
 
-/// The projects of one checked tenant.
+/// The projects of one checked tenant: the page, its total (`COUNT(*) OVER ()`) and each
+/// creator's name (a left join) in one statement; a second only for a page past the end.
 pub async fn list_in(
     conn: &impl ConnectionTrait,
     tenant: &Tenant,
     filter: &ProjectFilter,
     page: PageParams,
 ) -> AppResult<Page<ProjectView>> {
-    let q = filtered(tenant.org_id(), filter);
-    let total = q.clone().count(conn).await?;
-    let rows = q
+    use sea_orm::sea_query::{Alias, Expr};
+    use sea_orm::{FromQueryResult, JoinType, QueryTrait};
+    let creator = project::Entity::belongs_to(user::Entity).from(project::Column::CreatedByUserId).to(user::Column::Id);
+    let q = filtered(tenant.org_id(), filter)
+        .join_as(JoinType::LeftJoin, creator.into(), Alias::new("creator"))
+        .expr_as(Expr::cust("COUNT(*) OVER ()"), "gh_total")
+        .expr_as(Expr::col((Alias::new("creator"), user::Column::FullName)), "gh_creator_name")
         .order_by_desc(project::Column::CreatedAt)
         .order_by_desc(project::Column::Id)
         .offset(page.offset)
-        .limit(page.limit)
-        .all(conn)
-        .await?;
-    Ok(Page::new(views(conn, rows).await?, total, page))
+        .limit(page.limit);
+    let rows = conn.query_all(&q.into_query()).await?;
+    let mut total = None;
+    let mut items = Vec::with_capacity(rows.len());
+    for row in rows {
+        total = Some(Ord::max(row.try_get::<i64>("", "gh_total")?, 0) as u64);
+        let name: Option<String> = row.try_get("", "gh_creator_name")?;
+        let p = project::Model::from_query_result(&row, "")?;
+        let creator = match (&p.created_by_user_id, name) {
+            (Some(id), Some(full_name)) => Some(CreatorView { id: id.clone(), full_name }),
+            _ => None,
+        };
+        items.push(ProjectView::with_creator(p, creator));
+    }
+    let total = match total {
+        Some(t) => t,
+        None => filtered(tenant.org_id(), filter).count(conn).await?,
+    };
+    Ok(Page::new(items, total, page))
 }
 
 /// Project pages of many checked tenants at once (GraphQL `organizations { projects }`): a

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::access::{Principal, Scope};
 use super::{now, ts, ClientInfo, Timestamp};
 use crate::auth::tokens::{digest, new_id, new_opaque_token};
-use crate::entities::session;
+use crate::entities::{session, user};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -50,8 +50,15 @@ pub async fn create(
 
 /// Looks a session up by its raw token. Returns it (extended when due) and whether it was
 /// extended, so the cookie can be re-sent; `None` when unknown or expired.
-pub async fn find_live(conn: &impl ConnectionTrait, token: &str) -> AppResult<Option<(session::Model, bool)>> {
-    let Some(mut s) = session::Entity::find().filter(session::Column::TokenHash.eq(digest(token))).one(conn).await?
+/// Looks a session up by its raw token, with its user and the user's organization count (one
+/// statement). Returns them, the session extended when due, and whether it was extended (so the
+/// cookie can be re-sent); `None` when unknown or expired.
+pub async fn find_live(
+    conn: &impl ConnectionTrait,
+    token: &str,
+) -> AppResult<Option<(session::Model, user::Model, u64, bool)>> {
+    let Some((mut s, owner, count)) =
+        super::users::credential_with_owner::<session::Entity>(conn, session::Column::TokenHash, digest(token)).await?
     else {
         return Ok(None);
     };
@@ -60,7 +67,7 @@ pub async fn find_live(conn: &impl ConnectionTrait, token: &str) -> AppResult<Op
         return Ok(None);
     }
     if t - s.refreshed_at < REFRESH_AFTER {
-        return Ok(Some((s, false)));
+        return Ok(Some((s, owner, count, false)));
     }
     let expires = (t + SESSION_TTL).min(s.absolute_expires_at);
     session::Entity::update_many()
@@ -71,7 +78,7 @@ pub async fn find_live(conn: &impl ConnectionTrait, token: &str) -> AppResult<Op
         .await?;
     s.refreshed_at = t;
     s.expires_at = expires;
-    Ok(Some((s, true)))
+    Ok(Some((s, owner, count, true)))
 }
 
 #[derive(Clone, Debug, Serialize, async_graphql::SimpleObject, utoipa::ToSchema)]

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
+use sea_orm::{ConnectionTrait, Value};
 
 use crate::db::Db;
 
@@ -47,14 +47,10 @@ impl Store {
                     count = CASE WHEN rate_limits.reset_at_ms <= $4 THEN excluded.count ELSE rate_limits.count + excluded.count END, \
                     reset_at_ms = CASE WHEN rate_limits.reset_at_ms <= $4 THEN excluded.reset_at_ms ELSE rate_limits.reset_at_ms END \
                     RETURNING count, reset_at_ms";
-                let sql = match backend {
-                    DbBackend::Postgres => sql.to_string(),
-                    _ => sql.replace('$', "?"),
-                };
                 let values: Vec<Value> = vec![key.into(), (n as i64).into(), reset_ms.into(), now_ms.into()];
                 let row = db
                     .conn
-                    .query_one_raw(Statement::from_sql_and_values(backend, sql, values))
+                    .query_one_raw(crate::db::statement(backend, sql, values))
                     .await
                     .map_err(|e| e.to_string())?
                     .ok_or("the upsert returned no row")?;
@@ -74,16 +70,13 @@ impl Store {
                 Ok(())
             }
             Store::Database(db) => {
-                let backend = db.backend();
-                let sql = match backend {
-                    DbBackend::Postgres => "DELETE FROM rate_limits WHERE reset_at_ms <= $1",
-                    _ => "DELETE FROM rate_limits WHERE reset_at_ms <= ?",
-                };
                 let now_ms = chrono::Utc::now().timestamp_millis();
-                db.conn
-                    .execute_raw(Statement::from_sql_and_values(backend, sql, [now_ms.into()]))
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let stmt = crate::db::statement(
+                    db.backend(),
+                    "DELETE FROM rate_limits WHERE reset_at_ms <= $1",
+                    vec![now_ms.into()],
+                );
+                db.conn.execute_raw(stmt).await.map_err(|e| e.to_string())?;
                 Ok(())
             }
         }
