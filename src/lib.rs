@@ -11,6 +11,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod mail;
+pub mod pages;
 pub mod ratelimit;
 pub mod state;
 pub mod telemetry;

@@ -1,7 +1,7 @@
 //! `/api/auth/...`: sign-up, sign-in, sessions, email verification, passwords (API.md 3).
 
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -124,11 +124,26 @@ async fn revoke_sessions(
 }
 
 #[utoipa::path(get, path = "/api/auth/verify-email", tag = "auth", security(()), params(TokenQuery),
-    responses((status = 200, description = "Email verified", body = Envelope<UserDoc>)))]
-async fn verify_email(State(state): State<AppState>, query: QueryMap) -> AppResult<Response> {
+    responses(
+        (status = 200, description = "Email verified", body = Envelope<UserDoc>),
+        (status = 303, description = "A browser (Accept: text/html) is sent to /verify-email with the outcome")
+    ))]
+async fn verify_email(
+    State(state): State<AppState>,
+    query: QueryMap,
+    headers: axum::http::HeaderMap,
+) -> AppResult<Response> {
     let token = query.get("token").unwrap_or("");
-    let user = accounts::verify_email(&state, token).await?;
-    Ok(ok("Email verified", json!({ "user": user })))
+    let result = accounts::verify_email(&state, token).await;
+    // The emailed link opened in a browser: to the page, with the outcome (PAGES.md). API
+    // clients keep their JSON.
+    let browser =
+        headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
+    if browser {
+        let status = if result.is_ok() { "verified" } else { "invalid" };
+        return Ok(axum::response::Redirect::to(&format!("/verify-email?status={status}")).into_response());
+    }
+    Ok(ok("Email verified", json!({ "user": result? })))
 }
 
 #[utoipa::path(post, path = "/api/auth/send-verification-email", tag = "auth", security(()), request_body = EmailOnly,

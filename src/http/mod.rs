@@ -49,6 +49,7 @@ pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .merge(rest)
         .merge(crate::graphql::handler::routes())
+        .merge(crate::pages::routes())
         .with_state(state.clone())
         .merge(Router::new().route("/api/openapi.json", axum::routing::get(openapi::serve)).with_state(doc));
     with_layers(routes, state.config.clone(), state.limiter.clone())

@@ -14,6 +14,7 @@ mod members;
 mod openapi;
 mod operations;
 mod organizations;
+mod pages;
 mod projects;
 mod quickstart;
 mod ratelimit;
