@@ -10,6 +10,7 @@ mod graphql;
 mod invitations;
 mod keys;
 mod lifecycle;
+mod mail;
 mod members;
 mod openapi;
 mod operations;
