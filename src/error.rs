@@ -219,8 +219,30 @@ impl From<sea_orm::DbErr> for AppError {
                 e.internal = Some(err.to_string());
                 e
             }
+            _ if sqlstate(&err).as_deref() == Some("22021") => {
+                // PostgreSQL refuses NUL (and other bytes its encoding cannot hold) in text.
+                let mut e = AppError::invalid("body", "Text must not contain NUL characters", Location::Body);
+                e.internal = Some(err.to_string());
+                e
+            }
             _ => AppError::internal(err),
         }
+    }
+}
+
+/// The SQLSTATE of a database error, when the driver reported one.
+pub fn sqlstate(err: &sea_orm::DbErr) -> Option<String> {
+    use sea_orm::{DbErr, RuntimeErr};
+    let runtime = match err {
+        DbErr::Query(r) | DbErr::Exec(r) | DbErr::Conn(r) => r,
+        _ => return None,
+    };
+    match runtime {
+        RuntimeErr::SqlxError(e) => match e.as_ref() {
+            sea_orm::sqlx::Error::Database(d) => d.code().map(|c| c.into_owned()),
+            _ => None,
+        },
+        _ => None,
     }
 }
 

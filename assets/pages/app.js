@@ -22,10 +22,15 @@ async function api(method, path, body) {
   return { ok: res.ok, status: res.status, body: json || { message: `Unexpected answer (${res.status}).` } };
 }
 
-/// A same-origin path from ?next=, or the fallback.
+/// A same-origin path from ?next=, or the fallback. Resolved as the browser would resolve it,
+/// so `//host`, `/\\host` or a control character inside cannot lead elsewhere.
 function safeNext(fallback) {
   const next = params.get('next');
-  if (next && next.startsWith('/') && !next.startsWith('//') && !next.includes('\\')) return next;
+  if (!next || !next.startsWith('/')) return fallback;
+  try {
+    const url = new URL(next, location.origin);
+    if (url.origin === location.origin) return url.pathname + url.search + url.hash;
+  } catch {}
   return fallback;
 }
 

@@ -77,7 +77,10 @@ impl Hasher {
         let span = tracing::Span::current();
         self.jobs
             .send(Box::new(move || {
-                let _ = tx.send(span.in_scope(f));
+                // The request went away (timeout, closed connection): its hash is not worth a core.
+                if !tx.is_closed() {
+                    let _ = tx.send(span.in_scope(f));
+                }
             }))
             .map_err(|_| AppError::internal("the hashing threads are gone"))?;
         rx.await.map_err(|_| AppError::internal("a hashing job was dropped"))

@@ -301,6 +301,20 @@ impl Tenant {
     }
 }
 
+/// Takes the organization's row lock for the rest of the transaction (PostgreSQL), so rules that
+/// count its owners see every concurrent change in order. SQLite needs none: its write
+/// transactions (`BEGIN IMMEDIATE`) already run one at a time.
+pub async fn lock_organizations(conn: &impl ConnectionTrait, org_ids: &[String]) -> AppResult<()> {
+    if conn.get_database_backend() != sea_orm::DbBackend::Postgres || org_ids.is_empty() {
+        return Ok(());
+    }
+    let list = (1..=org_ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+    let sql = format!("SELECT id FROM organizations WHERE id IN ({list}) ORDER BY id FOR UPDATE");
+    let values = org_ids.iter().map(|id| id.clone().into()).collect();
+    conn.query_all_raw(crate::db::statement(sea_orm::DbBackend::Postgres, &sql, values)).await?;
+    Ok(())
+}
+
 /// Checks the path's organization: a ULID (else `TENANT_CONTEXT_MISSING`), within the PAT's pin
 /// (else `FORBIDDEN`), the caller a member (else `FORBIDDEN`, also when it does not exist), and
 /// the role holding `permission` (else `INSUFFICIENT_PERMISSIONS`).

@@ -13,7 +13,7 @@ use super::sessions::{self, NewSession};
 use super::users::{self, UserView};
 use super::{normalize_email, now, trim, validate, ClientInfo, Timestamp};
 use crate::auth::tokens::{digest, new_id, new_opaque_token};
-use crate::entities::{email_token, login_event, password_credential, session, user};
+use crate::entities::{api_key, email_token, login_event, password_credential, session, user};
 use crate::error::{is_unique_violation, AppError, AppResult, Code, FieldError};
 use crate::mail::{self, templates};
 use crate::state::AppState;
@@ -321,7 +321,7 @@ async fn issue_token(
 
 /// Consumes a token atomically: of two concurrent uses exactly one gets the user id.
 async fn consume_token(conn: &impl ConnectionTrait, raw: &str, purpose: &str, t: DateTime<Utc>) -> AppResult<String> {
-    let invalid = || AppError::new(Code::InvalidToken, "This link is invalid, used or expired");
+    let invalid = invalid_token;
     if raw.is_empty() || raw.len() > 256 {
         return Err(invalid());
     }
@@ -425,16 +425,50 @@ pub struct ResetPassword {
 }
 
 /// `POST /api/auth/reset-password`: sets the password and revokes every session of the user.
+///
+/// The reset link proves the address. On an account that never verified it, whoever signed up
+/// may not have been the address's owner: the reset then also deletes every API key made before
+/// that proof, and marks the address verified.
 pub async fn reset_password(state: &AppState, input: ResetPassword) -> AppResult<()> {
     validate(&input)?;
-    let hash = state.hasher.hash(&input.new_password).await?;
+    // A dead link costs no hash.
     let t = now();
+    live_token(&state.db.conn, &input.token, PURPOSE_RESET, t).await?;
+    let hash = state.hasher.hash(&input.new_password).await?;
     let txn = state.db.begin().await?;
     let user_id = consume_token(&txn, &input.token, PURPOSE_RESET, t).await?;
     set_password(&txn, &user_id, hash, t).await?;
-    session::Entity::delete_many().filter(session::Column::UserId.eq(user_id)).exec(&txn).await?;
+    session::Entity::delete_many().filter(session::Column::UserId.eq(user_id.clone())).exec(&txn).await?;
+    let u = user::Entity::find_by_id(user_id.clone()).one(&txn).await?.ok_or_else(invalid_token)?;
+    if !u.is_verified {
+        api_key::Entity::delete_many().filter(api_key::Column::UserId.eq(user_id)).exec(&txn).await?;
+        let mut am = u.into_active_model();
+        am.is_verified = Set(true);
+        am.verified_at = Set(Some(t));
+        am.updated_at = Set(t);
+        am.update(&txn).await?;
+    }
     txn.commit().await?;
     Ok(())
+}
+
+fn invalid_token() -> AppError {
+    AppError::new(Code::InvalidToken, "This link is invalid, used or expired")
+}
+
+/// Fails unless `raw` is a live token of `purpose` (without using it up).
+async fn live_token(conn: &impl ConnectionTrait, raw: &str, purpose: &str, t: DateTime<Utc>) -> AppResult<()> {
+    if raw.is_empty() || raw.len() > 256 {
+        return Err(invalid_token());
+    }
+    let live = email_token::Entity::find()
+        .filter(email_token::Column::TokenHash.eq(digest(raw)))
+        .filter(email_token::Column::Purpose.eq(purpose))
+        .filter(email_token::Column::UsedAt.is_null())
+        .filter(email_token::Column::ExpiresAt.gt(t))
+        .one(conn)
+        .await?;
+    live.map(|_| ()).ok_or_else(invalid_token)
 }
 
 async fn set_password(conn: &impl ConnectionTrait, user_id: &str, hash: String, t: DateTime<Utc>) -> AppResult<()> {

@@ -205,13 +205,9 @@ fn owned(principal: &Principal) -> sea_orm::Select<api_key::Entity> {
     q
 }
 
-/// Every key of a user (for the account export), newest first.
-pub async fn all_of(conn: &impl ConnectionTrait, user_id: &str) -> AppResult<Vec<ApiKeyView>> {
-    let rows = api_key::Entity::find()
-        .filter(api_key::Column::UserId.eq(user_id))
-        .order_by_desc(api_key::Column::CreatedAt)
-        .all(conn)
-        .await?;
+/// Every key the caller may see (for the account export), newest first.
+pub async fn all_of(conn: &impl ConnectionTrait, principal: &Principal) -> AppResult<Vec<ApiKeyView>> {
+    let rows = owned(principal).order_by_desc(api_key::Column::CreatedAt).all(conn).await?;
     Ok(rows.into_iter().map(ApiKeyView::new).collect())
 }
 

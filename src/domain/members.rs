@@ -179,6 +179,7 @@ pub async fn change_role(
     };
     let txn = state.db.begin().await?;
     let tenant = access::tenant(&txn, principal, org_id, Permission::ManageMembers).await?;
+    access::lock_organizations(&txn, &[tenant.org_id().to_string()]).await?;
     let m = find_in(&txn, &tenant, member_id).await?;
     let current = Role::parse(&m.role).unwrap_or(Role::Member);
     if (current == Role::Owner || role == Role::Owner) && tenant.role() != Role::Owner {
@@ -204,6 +205,7 @@ pub async fn change_role(
 pub async fn remove(state: &AppState, principal: &Principal, org_id: &str, member_id: &str) -> AppResult<String> {
     let txn = state.db.begin().await?;
     let tenant = access::tenant(&txn, principal, org_id, Permission::OrganizationRead).await?;
+    access::lock_organizations(&txn, &[tenant.org_id().to_string()]).await?;
     let m = find_in(&txn, &tenant, member_id).await?;
     let leaving = m.user_id == principal.user_id();
     if !leaving {

@@ -89,6 +89,27 @@ pub async fn view(conn: &impl ConnectionTrait, u: user::Model) -> AppResult<User
     Ok(views(conn, vec![u]).await?.pop().expect("one view per user"))
 }
 
+/// Another user as a co-member sees them (GraphQL `Membership.user`, `Project.createdBy`): who
+/// they are, nothing about their account or their other organizations.
+#[derive(Clone, Debug, Serialize, async_graphql::SimpleObject)]
+#[serde(rename_all = "camelCase")]
+#[graphql(name = "UserSummary")]
+pub struct UserSummary {
+    pub id: String,
+    pub email: String,
+    pub full_name: String,
+    pub handle: String,
+}
+
+/// Summaries of many users in one statement.
+pub async fn summaries(conn: &impl ConnectionTrait, ids: &[String]) -> AppResult<HashMap<String, UserSummary>> {
+    let rows = user::Entity::find().filter(user::Column::Id.is_in(ids.iter().cloned())).all(conn).await?;
+    Ok(rows
+        .into_iter()
+        .map(|u| (u.id.clone(), UserSummary { id: u.id, email: u.email, full_name: u.full_name, handle: u.handle }))
+        .collect())
+}
+
 /// `GET /api/user/me`. The organization count came with the credential's own lookup.
 pub async fn me(_state: &AppState, principal: &Principal) -> AppResult<UserView> {
     principal.require(&[Scope::UserRead])?;
@@ -285,11 +306,12 @@ pub async fn export(state: &AppState, principal: &Principal) -> AppResult<Accoun
     let conn = &state.db.conn;
     let uid = principal.user_id();
     let user = user::Entity::find_by_id(uid.to_string()).one(conn).await?.ok_or_else(|| AppError::not_found("User"))?;
-    let memberships = membership::Entity::find()
-        .filter(membership::Column::UserId.eq(uid))
-        .order_by_asc(membership::Column::CreatedAt)
-        .all(conn)
-        .await?;
+    let mut memberships = membership::Entity::find().filter(membership::Column::UserId.eq(uid));
+    if let Some(pin) = &principal.pinned_org {
+        // A pinned key sees the account through its organization only.
+        memberships = memberships.filter(membership::Column::OrganizationId.eq(pin.clone()));
+    }
+    let memberships = memberships.order_by_asc(membership::Column::CreatedAt).all(conn).await?;
     let org_ids: Vec<String> = memberships.iter().map(|m| m.organization_id.clone()).collect();
     let names: HashMap<String, String> = organization::Entity::find()
         .filter(organization::Column::Id.is_in(org_ids))
@@ -312,7 +334,7 @@ pub async fn export(state: &AppState, principal: &Principal) -> AppResult<Accoun
         exported_at: ts(now()),
         profile: view(conn, user).await?,
         memberships,
-        api_keys: super::api_keys::all_of(conn, uid).await?,
+        api_keys: super::api_keys::all_of(conn, principal).await?,
         sessions: super::sessions::all_of(conn, uid, principal.session_id.as_deref()).await?,
         login_history: history_of(uid).all(conn).await?.into_iter().map(LoginEventView::new).collect(),
     })
@@ -340,6 +362,7 @@ pub async fn delete_me(state: &AppState, principal: &Principal, input: DeleteMe)
     let txn = state.db.begin().await?;
     let mine = membership::Entity::find().filter(membership::Column::UserId.eq(uid.clone())).all(&txn).await?;
     let org_ids: Vec<String> = mine.iter().map(|m| m.organization_id.clone()).collect();
+    super::access::lock_organizations(&txn, &org_ids).await?;
     let all = membership::Entity::find().filter(membership::Column::OrganizationId.is_in(org_ids)).all(&txn).await?;
     let mut blocking = Vec::new();
     let mut sole = Vec::new();

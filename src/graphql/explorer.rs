@@ -3,7 +3,7 @@
 //! `assets/vendor/graphiql/README.md`). Nothing is loaded from elsewhere; the page runs under a
 //! Content-Security-Policy that allows only this origin's scripts.
 
-use axum::extract::Path;
+use crate::http::extract::Path;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 

@@ -88,6 +88,17 @@ async fn execute(
     if requests.iter().any(|r| r.query.len() > MAX_QUERY_BYTES) {
         return refuse(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", "A query may be at most 100 KiB");
     }
+    // A mutation's top-level fields are operations of their own (aliases included): each counts
+    // against the global budget, and one document may hold at most MAX_BATCH of them.
+    let mutation_fields: Vec<usize> = requests.iter().map(|r| mutation_fields(r)).collect();
+    if mutation_fields.iter().any(|n| *n > MAX_BATCH) {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "VALIDATION_ERROR",
+            &format!("A mutation may invoke at most {MAX_BATCH} fields"),
+        );
+    }
+    let operations: usize = mutation_fields.iter().map(|n| (*n).max(1)).sum();
     if queries_only && requests.iter().any(|r| is_mutation(r)) {
         return refuse(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "Mutations need POST");
     }
@@ -96,13 +107,13 @@ async fn execute(
     }
 
     // Every operation counts against the global budget; the HTTP request already counted one.
-    if requests.len() > 1 {
+    if operations > 1 {
         let ip = parts
             .extensions
             .get::<crate::http::extract::ClientIp>()
             .map(|c| c.0)
             .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
-        if let Some(d) = state.limiter.hit(crate::ratelimit::Bucket::Global, ip, requests.len() as u64 - 1).await {
+        if let Some(d) = state.limiter.hit(crate::ratelimit::Bucket::Global, ip, operations as u64 - 1).await {
             if !d.allowed() {
                 return crate::ratelimit::rejection(&d).into_response();
             }
@@ -124,6 +135,21 @@ async fn execute(
     let mut res = axum::Json(label_errors(response)).into_response();
     res.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
     res
+}
+
+/// How many top-level fields the mutations of a document invoke (0 for queries). Only documents
+/// that mention `mutation` are parsed here; the executor parses them again.
+fn mutation_fields(r: &async_graphql::Request) -> usize {
+    if !r.query.contains("mutation") {
+        return 0;
+    }
+    let Ok(doc) = async_graphql::parser::parse_query(&r.query) else { return 0 };
+    doc.operations
+        .iter()
+        .filter(|(_, op)| op.node.ty == OperationType::Mutation)
+        .map(|(_, op)| op.node.selection_set.node.items.len())
+        .max()
+        .unwrap_or(0)
 }
 
 /// True when the operation that would run is a mutation (or a subscription).

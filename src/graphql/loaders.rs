@@ -15,12 +15,10 @@ use crate::domain::invitations::{self, InviteKey, InviteView};
 use crate::domain::members::{self, MemberView};
 use crate::domain::organizations::{self, OrganizationView};
 use crate::domain::projects::{self, ProjectFilter, ProjectView};
-use crate::domain::users::{self, UserView};
+use crate::domain::users::{self, UserSummary};
 use crate::domain::{Page, PageParams};
-use crate::entities::user;
 use crate::error::{AppError, AppResult, Code};
 use crate::state::AppState;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 type Cached<L> = DataLoader<L, HashMapCache>;
 
@@ -64,17 +62,15 @@ fn unauthenticated() -> AppError {
     AppError::new(Code::AuthenticationRequired, "Authentication required")
 }
 
-/// Users by id (for `createdBy` and `Membership.user`).
+/// Co-members by id (for `createdBy` and `Membership.user`).
 pub struct UserLoader(AppState);
 
 impl Loader<String> for UserLoader {
-    type Value = UserView;
+    type Value = UserSummary;
     type Error = AppError;
 
-    async fn load(&self, keys: &[String]) -> Result<HashMap<String, UserView>, AppError> {
-        let conn = &self.0.db.conn;
-        let rows = user::Entity::find().filter(user::Column::Id.is_in(keys.iter().cloned())).all(conn).await?;
-        Ok(users::views(conn, rows).await?.into_iter().map(|u| (u.id.clone(), u)).collect())
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, UserSummary>, AppError> {
+        users::summaries(&self.0.db.conn, keys).await
     }
 }
 

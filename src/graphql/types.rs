@@ -10,8 +10,8 @@ use crate::domain::invitations::InviteView;
 use crate::domain::members::MemberView;
 use crate::domain::organizations::OrganizationView;
 use crate::domain::projects::{ProjectFilter, ProjectStatus, ProjectView};
-use crate::domain::users::LoginEventView;
 use crate::domain::users::UserView;
+use crate::domain::users::{LoginEventView, UserSummary};
 use crate::domain::{ts, Page, Timestamp};
 
 /// A page of a list: `{ items, total, offset, limit, hasMore }`.
@@ -124,7 +124,7 @@ impl OrganizationView {
 #[ComplexObject]
 impl ProjectView {
     /// The user who created the project (null once that account is gone).
-    async fn created_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserView>> {
+    async fn created_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserSummary>> {
         let Some(id) = &self.created_by_user_id else { return Ok(None) };
         request_ctx(ctx).loaders.creators.load_one(id.clone()).await.map_err(to_gql)
     }
@@ -137,7 +137,7 @@ impl ProjectView {
 
 #[ComplexObject]
 impl MemberView {
-    async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserView>> {
+    async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserSummary>> {
         request_ctx(ctx).loaders.member_users.load_one(self.user_id.clone()).await.map_err(to_gql)
     }
 }

@@ -46,7 +46,18 @@ where
     type Rejection = AppError;
 
     async fn from_request(req: Request, _state: &AppState) -> Result<Self, AppError> {
+        // The write guard refuses non-JSON bodies it can see coming; a body that announced no
+        // length (HTTP/2) is checked here, once it is known not to be empty.
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
         let bytes = read_body(req.into_body()).await?;
+        if !json && !bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(AppError::new(Code::UnsupportedMediaType, "Content-Type must be application/json"));
+        }
         parse_json(&bytes).map(JsonBody)
     }
 }
@@ -61,6 +72,14 @@ pub fn parse_json<T: DeserializeOwned + validator::Validate>(bytes: &[u8]) -> Ap
     let Value::Object(mut object) = value else {
         return Err(AppError::invalid("body", "Expected a JSON object", Location::Body));
     };
+    let nul: Vec<FieldError> = object
+        .iter()
+        .filter(|(_, v)| has_nul(v))
+        .map(|(k, _)| FieldError::body(k.clone(), "Must not contain NUL characters"))
+        .collect();
+    if !nul.is_empty() {
+        return Err(AppError::validation(nul));
+    }
     let mut errors: Vec<FieldError> = Vec::new();
     // Each pass finds the next field of the wrong type; dropping it lets the next pass go on.
     for _ in 0..=object.len() {
@@ -91,6 +110,16 @@ pub fn parse_json<T: DeserializeOwned + validator::Validate>(bytes: &[u8]) -> Ap
     Err(AppError::validation(errors))
 }
 
+/// True when a string anywhere in the value holds a NUL character (PostgreSQL cannot store it).
+fn has_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(has_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
+}
+
 /// serde's messages, minus the line/column suffix that means nothing for a JSON value.
 fn clean_serde_message(m: &str) -> String {
     let m = m.split(" at line ").next().unwrap_or(m);
@@ -101,6 +130,20 @@ fn clean_serde_message(m: &str) -> String {
     out
 }
 
+/// Path parameters, like axum's `Path`, with a bad segment (undecodable percent-encoding, a
+/// wrong shape) answered as a `VALIDATION_ERROR` in the envelope instead of plain text.
+pub struct Path<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Path(v)),
+            Err(e) => Err(AppError::invalid("path", e.body_text(), Location::Params)),
+        }
+    }
+}
+
 /// The query string as name/value pairs.
 pub struct QueryMap(pub Vec<(String, String)>);
 
@@ -108,7 +151,11 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
     type Rejection = AppError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
         let q = parts.uri.query().unwrap_or("");
-        Ok(QueryMap(url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()))
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(q.as_bytes()).into_owned().collect();
+        if let Some((name, _)) = pairs.iter().find(|(k, v)| k.contains('\0') || v.contains('\0')) {
+            return Err(AppError::invalid(name.replace('\0', ""), "Must not contain NUL characters", Location::Query));
+        }
+        Ok(QueryMap(pairs))
     }
 }
 

@@ -1,13 +1,13 @@
 //! `{org}/members`, `{org}/my-membership`, `{org}/invites`, `{org}/audit-logs` (API.md 6) and
 //! accepting invitations (API.md 5).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{Auth, JsonBody, QueryMap};
+use super::extract::{Auth, JsonBody, Path, QueryMap};
 use super::openapi::{AuditQuery, Deleted, Envelope, ExportQuery, InviteQuery, ListEnvelope, PageQuery};
 use super::respond::{created, deleted, ok, page};
 use crate::domain::audit::{self, AuditEventView, AuditFilter};

@@ -68,6 +68,18 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) ->
     forwarded.into_iter().rev().find(|ip| !is_trusted(ip)).unwrap_or(peer)
 }
 
+/// The path as logged: invitation tokens travel in the path (`/invites/{token}`,
+/// `/api/user/invites/{token}[/accept]`) and are replaced by `{token}`.
+pub fn loggable_path(path: &str) -> String {
+    for prefix in ["/invites/", "/api/user/invites/"] {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            let tail = rest.find('/').map(|i| &rest[i..]).unwrap_or("");
+            return format!("{prefix}{{token}}{tail}");
+        }
+    }
+    path.to_string()
+}
+
 /// Sets up the request: id, client address, cookie sink, span; after the handler, adds the
 /// request id, cookies and security headers, and logs one line.
 pub async fn request_context(State(config): State<Arc<Config>>, mut req: Request, next: Next) -> Response {
@@ -82,7 +94,7 @@ pub async fn request_context(State(config): State<Arc<Config>>, mut req: Request
 
     let method = req.method().clone();
     // The path only: query strings can carry email tokens, which never reach a log line.
-    let path = req.uri().path().to_string();
+    let path = loggable_path(req.uri().path());
     let span = tracing::info_span!("request", request_id = %request_id, method = %method, path = %path, client = %ip);
     let started = Instant::now();
     let mut response = REQUEST_ID.scope(request_id.clone(), next.run(req).instrument(span.clone())).await;
@@ -216,10 +228,27 @@ pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response<
     AppError::internal(format!("handler panicked: {detail}")).into_response()
 }
 
-pub async fn not_found() -> AppError {
+pub async fn not_found(uri: axum::http::Uri) -> AppError {
+    // `/api/user/organizations//...`: a tenant route with an empty organization segment.
+    if uri.path().starts_with("/api/user/organizations//") {
+        return AppError::new(Code::TenantContextMissing, "The organization id in the path is missing or malformed");
+    }
     AppError::new(Code::NotFound, "Route not found")
 }
 
 pub async fn method_not_allowed() -> AppError {
     AppError::new(Code::MethodNotAllowed, "Method not allowed")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn invitation_tokens_never_reach_the_log() {
+        assert_eq!(loggable_path("/invites/SeCrEt123"), "/invites/{token}");
+        assert_eq!(loggable_path("/api/user/invites/SeCrEt123/accept"), "/api/user/invites/{token}/accept");
+        assert_eq!(loggable_path("/api/user/invites/SeCrEt123"), "/api/user/invites/{token}");
+        assert_eq!(loggable_path("/api/user/me"), "/api/user/me");
+    }
 }

@@ -1,11 +1,11 @@
 //! `{org}/projects` (API.md 7).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{Auth, JsonBody, QueryMap};
+use super::extract::{Auth, JsonBody, Path, QueryMap};
 use super::openapi::{Deleted, Envelope, ListEnvelope, ProjectQuery};
 use super::respond::{created, deleted, ok, page};
 use crate::domain::projects::{self, CreateProject, ProjectFilter, ProjectStatus, ProjectView, UpdateProject};

@@ -1,12 +1,12 @@
 //! `/api/user/...`: the caller's account and organizations (API.md 5), and one organization
 //! (API.md 6).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{Auth, JsonBody, QueryMap, ResponseCookies};
+use super::extract::{Auth, JsonBody, Path, QueryMap, ResponseCookies};
 use super::openapi::{Deleted, Envelope, ListEnvelope, PageQuery};
 use super::respond::{created, deleted, ok, page};
 use crate::auth::clear_session_cookie;

@@ -23,6 +23,9 @@ use crate::entities::outbox;
 const LEASE: TimeDelta = TimeDelta::minutes(5);
 const BATCH: u64 = 20;
 const MAX_BACKOFF_SECS: i64 = 3600;
+/// After this many failed attempts (about a day with the back-off) a message is given up: its
+/// body, with any token in it, is erased.
+const MAX_ATTEMPTS: i32 = 30;
 
 enum Transport {
     File(PathBuf),
@@ -114,6 +117,7 @@ async fn deliver_due(db: &Db, transport: &Transport, from: &Mailbox) -> Result<u
     let t = now();
     let due = outbox::Entity::find()
         .filter(outbox::Column::DeliveredAt.is_null())
+        .filter(outbox::Column::Body.is_not_null())
         .filter(outbox::Column::NextAttemptAt.lte(t))
         .order_by_asc(outbox::Column::NextAttemptAt)
         .limit(BATCH)
@@ -164,6 +168,19 @@ async fn record(db: &Db, row: &outbox::Model, outcome: Result<(), String>) -> Re
         }
         Err(e) => {
             let attempts = row.attempts + 1;
+            if attempts >= MAX_ATTEMPTS {
+                tracing::error!(mail_id = %row.id, attempts, error = %e, "mail delivery given up");
+                update
+                    .col_expr(outbox::Column::Attempts, Expr::value(attempts))
+                    .col_expr(outbox::Column::Body, Expr::value(Option::<String>::None))
+                    .col_expr(
+                        outbox::Column::LastError,
+                        Expr::value(Some(format!("given up: {}", e.chars().take(900).collect::<String>()))),
+                    )
+                    .exec(&db.conn)
+                    .await?;
+                return Ok(());
+            }
             let backoff = (2i64.saturating_pow(attempts.min(20) as u32)).min(MAX_BACKOFF_SECS);
             tracing::warn!(mail_id = %row.id, attempts, error = %e, "mail delivery failed; will retry");
             update

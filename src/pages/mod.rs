@@ -5,17 +5,16 @@
 
 use std::sync::OnceLock;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 use minijinja::{context, Environment, Value};
-use serde::Deserialize;
 
 use crate::domain::access::{Principal, Scope};
 use crate::error::AppError;
-use crate::http::extract::MaybeAuth;
+use crate::http::extract::{MaybeAuth, Path, QueryMap};
 use crate::state::AppState;
 
 const TEMPLATES: &[(&str, &str)] = &[
@@ -134,15 +133,9 @@ async fn sign_in(MaybeAuth(p): MaybeAuth) -> Response {
     public("sign_in.html", "sign-in", "Sign in", &p, context! {})
 }
 
-#[derive(Deserialize)]
-struct TokenQuery {
-    token: Option<String>,
-    status: Option<String>,
-}
-
-async fn verify_email(MaybeAuth(p): MaybeAuth, Query(q): Query<TokenQuery>) -> Response {
-    let status = q.status.filter(|s| s == "verified" || s == "invalid").unwrap_or_default();
-    let extra = context! { token => q.token.unwrap_or_default(), status };
+async fn verify_email(MaybeAuth(p): MaybeAuth, q: QueryMap) -> Response {
+    let status = q.get("status").filter(|s| *s == "verified" || *s == "invalid").unwrap_or_default();
+    let extra = context! { token => q.get("token").unwrap_or_default(), status };
     public("verify_email.html", "verify-email", "Email verification", &p, extra)
 }
 
@@ -150,14 +143,9 @@ async fn forgot_password(MaybeAuth(p): MaybeAuth) -> Response {
     public("forgot_password.html", "forgot-password", "Forgot your password?", &p, context! {})
 }
 
-async fn reset_password(MaybeAuth(p): MaybeAuth, Query(q): Query<TokenQuery>) -> Response {
-    public(
-        "reset_password.html",
-        "reset-password",
-        "Choose a new password",
-        &p,
-        context! { token => q.token.unwrap_or_default() },
-    )
+async fn reset_password(MaybeAuth(p): MaybeAuth, q: QueryMap) -> Response {
+    let token = q.get("token").unwrap_or_default();
+    public("reset_password.html", "reset-password", "Choose a new password", &p, context! { token })
 }
 
 async fn invite(MaybeAuth(p): MaybeAuth, Path(token): Path<String>, uri: Uri) -> Response {

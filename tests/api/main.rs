@@ -3,6 +3,8 @@
 
 mod helpers;
 
+mod hardening;
+
 mod accounts;
 mod audit;
 mod conventions;
