@@ -42,9 +42,10 @@ for cred in "Cookie: gatehouse_session=$cookie" "X-Api-Key: $key"; do
   echo "== schemathesis with ${cred%%:*}"
   # Sign-out and revoke-sessions would end the run's own session; the rest is fair game.
   "$venv/bin/st" run "$base/api/openapi.json" --checks "$checks" -H "$cred" \
-    --max-time "$seconds" --phases examples,coverage,fuzzing --workers 2 \
+    --max-time "$seconds" --phases examples,coverage,fuzzing --workers 1 \
     --exclude-path /api/auth/sign-out --exclude-path /api/auth/revoke-sessions \
     --suppress-health-check all --warnings off || status=1
+  # One worker: with two, one run in five or so ended in an internal KeyError inside Schemathesis.
 done
 if grep -q "panicked" "$work/server.log"; then
   echo "the server panicked:"; grep -A5 panicked "$work/server.log"; status=1
