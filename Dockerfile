@@ -1,8 +1,13 @@
 # Multi-stage build: compile in the Rust image, run in a slim Debian with only the binary.
 FROM rust:1-bookworm AS build
 WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
+# Everything the workspace and the binary's compiled-in files need (see Cargo.toml's members and
+# [patch], and the include_str! paths under assets/).
+COPY Cargo.toml Cargo.lock schema.graphql ./
 COPY migration ./migration
+COPY bench ./bench
+COPY vendor ./vendor
+COPY assets ./assets
 COPY src ./src
 COPY tests ./tests
 RUN cargo build --release --locked --bin gatehouse

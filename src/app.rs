@@ -85,7 +85,7 @@ impl App {
         };
         shutdown.cancel();
         let _ = tokio::time::timeout(Duration::from_secs(5), worker).await;
-        let _ = state.db.conn.close().await;
+        state.db.close().await;
         result
     }
 }

@@ -6,6 +6,7 @@ mod m20261127_000001_accounts;
 mod m20261127_000002_tenancy;
 mod m20261127_000003_collaboration;
 mod m20261127_000004_rate_limits;
+mod m20261128_000005_bigint_attempts;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000002_tenancy::Migration),
             Box::new(m20261127_000003_collaboration::Migration),
             Box::new(m20261127_000004_rate_limits::Migration),
+            Box::new(m20261128_000005_bigint_attempts::Migration),
         ]
     }
 }

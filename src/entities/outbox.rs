@@ -8,7 +8,7 @@ pub struct Model {
     pub recipient: String,
     pub subject: String,
     pub body: Option<String>,
-    pub attempts: i32,
+    pub attempts: i64,
     pub next_attempt_at: DateTimeUtc,
     pub delivered_at: Option<DateTimeUtc>,
     pub last_error: Option<String>,

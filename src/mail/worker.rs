@@ -25,7 +25,7 @@ const BATCH: u64 = 20;
 const MAX_BACKOFF_SECS: i64 = 3600;
 /// After this many failed attempts (about a day with the back-off) a message is given up: its
 /// body, with any token in it, is erased.
-const MAX_ATTEMPTS: i32 = 30;
+const MAX_ATTEMPTS: i64 = 30;
 
 enum Transport {
     File(PathBuf),

@@ -22,4 +22,5 @@ mod projects;
 mod quickstart;
 mod ratelimit;
 mod sessions;
+mod storage;
 mod tenancy;

@@ -1,4 +1,10 @@
 //! Database connection, migrations and transactions, for SQLite and PostgreSQL alike.
+//!
+//! Domain code talks to [`Conn`] (`state.db.conn`) through sea-orm's `ConnectionTrait` and to a
+//! transaction from [`Db::begin`]. `Conn` is the sqlx pool, except that on a SQLite file a
+//! read-only statement outside a transaction runs inline through [`sqlite_reader`].
+
+mod sqlite_reader;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -7,14 +13,15 @@ use std::time::Duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult,
+    QueryResult, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
+use sqlite_reader::SqliteReader;
 
 /// The connection pool.
 #[derive(Clone)]
 pub struct Db {
-    pub conn: DatabaseConnection,
+    pub conn: Conn,
     /// SQL statements run through this pool since it opened (tests count them to prove that
     /// nested GraphQL lists are batched).
     statements: Arc<AtomicU64>,
@@ -42,18 +49,29 @@ impl Db {
                     .foreign_keys(true)
             });
         }
-        let mut conn = Database::connect(opts).await?;
+        let mut pool = Database::connect(opts).await?;
         let statements = Arc::new(AtomicU64::new(0));
         let counter = statements.clone();
-        conn.set_metric_callback(move |_| {
+        pool.set_metric_callback(move |_| {
             counter.fetch_add(1, Ordering::Relaxed);
         });
-        Ok(Db { conn, statements })
+        let reader = if sqlite { SqliteReader::for_url(url, statements.clone()).map(Arc::new) } else { None };
+        Ok(Db { conn: Conn { pool, reader }, statements })
+    }
+
+    /// Closes the pool (shutdown).
+    pub async fn close(&self) {
+        let _ = self.conn.pool.clone().close().await;
     }
 
     /// How many SQL statements this pool has run.
     pub fn statement_count(&self) -> u64 {
         self.statements.load(Ordering::Relaxed)
+    }
+
+    /// How many of them ran inline on the SQLite read path (always 0 on PostgreSQL).
+    pub fn inline_statement_count(&self) -> u64 {
+        self.conn.reader.as_ref().map_or(0, |r| r.inline_count())
     }
 
     pub fn backend(&self) -> DbBackend {
@@ -66,6 +84,7 @@ impl Db {
     /// takes the write lock up front and waits its turn under the busy timeout.
     pub async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
         self.conn
+            .pool
             .begin_with_options(TransactionOptions {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
                 ..Default::default()
@@ -88,7 +107,7 @@ impl Db {
         Fut: std::future::Future<Output = Result<T, DbErr>>,
     {
         let db = Db::connect(url, 1).await?;
-        let conn = db.conn.clone();
+        let conn = db.conn.pool.clone();
         let pg = db.backend() == DbBackend::Postgres;
         // An arbitrary constant that names "Gatehouse schema migrations" for pg_advisory_lock.
         const LOCK_KEY: i64 = 0x6761_7465_686f_7573;
@@ -113,7 +132,57 @@ impl Db {
 
     /// True when a trivial query succeeds (readiness).
     pub async fn ping(&self) -> bool {
-        tokio::time::timeout(Duration::from_secs(2), self.conn.ping()).await.map(|r| r.is_ok()).unwrap_or(false)
+        tokio::time::timeout(Duration::from_secs(2), self.conn.pool.ping()).await.map(|r| r.is_ok()).unwrap_or(false)
+    }
+}
+
+/// The application's connection: the sqlx pool, plus the inline reader on a SQLite file.
+#[derive(Clone)]
+pub struct Conn {
+    pool: DatabaseConnection,
+    reader: Option<Arc<SqliteReader>>,
+}
+
+impl Conn {
+    /// Reads inline when the reader takes the statement (`None`: use the pool).
+    fn read_inline(&self, stmt: &Statement, first_only: bool) -> Result<Option<Vec<QueryResult>>, DbErr> {
+        match &self.reader {
+            Some(reader) => reader.query(stmt, first_only),
+            None => Ok(None),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for Conn {
+    fn get_database_backend(&self) -> DbBackend {
+        self.pool.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.pool.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.pool.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        match self.read_inline(&stmt, true)? {
+            Some(rows) => Ok(rows.into_iter().next()),
+            None => self.pool.query_one_raw(stmt).await,
+        }
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        match self.read_inline(&stmt, false)? {
+            Some(rows) => Ok(rows),
+            None => self.pool.query_all_raw(stmt).await,
+        }
+    }
+
+    fn support_returning(&self) -> bool {
+        self.pool.support_returning()
     }
 }
 
@@ -127,13 +196,19 @@ pub fn statement(backend: DbBackend, sql: &str, values: Vec<sea_orm::Value>) -> 
     Statement::from_sql_and_values(backend, sql, values)
 }
 
+/// The file of a `sqlite:` URL; `None` for an in-memory database.
+fn sqlite_path(url: &str) -> Option<&str> {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let memory = path.is_empty() || path.starts_with(':') || query.split('&').any(|p| p == "mode=memory");
+    (!memory).then_some(path)
+}
+
 /// `sqlite://data/gatehouse.db?mode=rwc` needs `data/` to exist before SQLite can create the file.
 fn ensure_sqlite_dir(url: &str) {
-    let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
-    let path = path.split('?').next().unwrap_or("");
-    if path.is_empty() || path.starts_with(':') {
+    let Some(path) = sqlite_path(url) else {
         return;
-    }
+    };
     if let Some(parent) = std::path::Path::new(path).parent() {
         if !parent.as_os_str().is_empty() {
             let _ = std::fs::create_dir_all(parent);
