@@ -248,10 +248,11 @@ pub async fn list_many(
     }
     for ((filter, page), tenants) in groups {
         let org_ids: Vec<String> = tenants.iter().map(|t| t.org_id().to_string()).collect();
-        let base = filter.apply(audit_event::Entity::find().filter(audit_event::Column::OrganizationId.is_in(org_ids)));
-        let totals = super::counts_by(conn, base.clone(), audit_event::Column::OrganizationId).await?;
+        let base = filter
+            .apply(audit_event::Entity::find().filter(audit_event::Column::OrganizationId.is_in(org_ids.clone())));
+        let (rows, totals) = windowed(conn, base, audit_event::Column::OrganizationId, &org_ids, page).await?;
         let mut grouped: HashMap<String, Vec<AuditEventView>> = HashMap::new();
-        for e in windowed(conn, base, audit_event::Column::OrganizationId, page).await? {
+        for (e, _) in rows {
             let v = AuditEventView::new(e);
             grouped.entry(v.organization_id.clone()).or_default().push(v);
         }

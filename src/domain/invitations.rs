@@ -157,10 +157,10 @@ pub async fn list_many(
     let t = now();
     for (page, tenants) in by_page {
         let org_ids: Vec<String> = tenants.iter().map(|t| t.org_id().to_string()).collect();
-        let base = invitation::Entity::find().filter(invitation::Column::OrganizationId.is_in(org_ids));
-        let totals = super::counts_by(conn, base.clone(), invitation::Column::OrganizationId).await?;
+        let base = invitation::Entity::find().filter(invitation::Column::OrganizationId.is_in(org_ids.clone()));
+        let (rows, totals) = windowed(conn, base, invitation::Column::OrganizationId, &org_ids, page).await?;
         let mut grouped: HashMap<String, Vec<InviteView>> = HashMap::new();
-        for i in windowed(conn, base, invitation::Column::OrganizationId, page).await? {
+        for (i, _) in rows {
             grouped.entry(i.organization_id.clone()).or_default().push(InviteView::new(i, t));
         }
         for tenant in tenants {

@@ -279,26 +279,33 @@ pub fn is_slug(s: &str) -> bool {
 }
 
 /// Pages of many parents in one statement: the rows of `base` numbered newest first within each
-/// value of `partition`, keeping numbers `offset+1 ..= offset+limit`. Used by the GraphQL
-/// DataLoaders, so nested lists cost one statement per level, not one per parent.
+/// value of `partition`, keeping numbers `offset+1 ..= offset+limit`, each with its parent's
+/// total (`COUNT(*) OVER` the same partition). Used by the GraphQL DataLoaders, so nested lists
+/// cost one statement per level, not one per parent. Returns the rows (with the raw row, for
+/// extra columns `base` selected) and every parent's total: a parent without rows in its page has
+/// none when `offset` is 0, else one more statement counts it.
 pub async fn windowed<E>(
     conn: &impl sea_orm::ConnectionTrait,
     base: sea_orm::Select<E>,
     partition: E::Column,
+    parents: &[String],
     page: PageParams,
-) -> AppResult<Vec<E::Model>>
+) -> AppResult<(Vec<(E::Model, sea_orm::QueryResult)>, std::collections::HashMap<String, u64>)>
 where
     E: sea_orm::EntityTrait,
     E::Model: sea_orm::FromQueryResult,
 {
     use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Order, Query};
-    use sea_orm::{IdenStatic, QueryTrait};
-    let mut inner = base.into_query();
-    let rank = format!(
-        "ROW_NUMBER() OVER (PARTITION BY \"{}\" ORDER BY \"created_at\" DESC, \"id\" DESC)",
-        partition.as_str()
+    use sea_orm::{FromQueryResult, IdenStatic, QueryTrait};
+    let mut inner = base.clone().into_query();
+    let (table, key) = (E::default().table_name().to_string(), partition.as_str());
+    inner.expr_as(
+        Expr::cust(format!(
+            "ROW_NUMBER() OVER (PARTITION BY \"{table}\".\"{key}\" ORDER BY \"{table}\".\"created_at\" DESC, \"{table}\".\"id\" DESC)"
+        )),
+        Alias::new("gh_rank"),
     );
-    inner.expr_as(Expr::cust(rank), Alias::new("gh_rank"));
+    inner.expr_as(Expr::cust(format!("COUNT(*) OVER (PARTITION BY \"{table}\".\"{key}\")")), Alias::new("gh_total"));
     let outer = Query::select()
         .column(Asterisk)
         .from_subquery(inner, Alias::new("ranked"))
@@ -306,8 +313,21 @@ where
         .and_where(Expr::col(Alias::new("gh_rank")).lte((page.offset + page.limit) as i64))
         .order_by(Alias::new("gh_rank"), Order::Asc)
         .take();
-    let stmt = conn.get_database_backend().build(&outer);
-    Ok(E::find().from_raw_sql(stmt).all(conn).await?)
+    let mut totals = std::collections::HashMap::new();
+    let mut rows = Vec::new();
+    for row in conn.query_all(&outer).await? {
+        let parent: String = row.try_get("", key)?;
+        totals.insert(parent, Ord::max(row.try_get::<i64>("", "gh_total")?, 0) as u64);
+        rows.push((E::Model::from_query_result(&row, "")?, row));
+    }
+    let missing = parents.iter().any(|p| !totals.contains_key(p));
+    if missing && page.offset > 0 {
+        totals = counts_by(conn, base, partition).await?;
+    }
+    for p in parents {
+        totals.entry(p.clone()).or_insert(0);
+    }
+    Ok((rows, totals))
 }
 
 /// Counts of `base`'s rows per value of `key`, in one statement.

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    Set,
 };
 use serde::{Deserialize, Serialize};
 use validator::Validate;
@@ -55,18 +55,25 @@ async fn views(
     let counts = member_counts(conn, &ids).await?;
     Ok(rows
         .into_iter()
-        .map(|(o, tenant)| OrganizationView {
-            member_count: counts.get(&o.id).copied().unwrap_or(0),
-            role: tenant.role(),
-            id: o.id,
-            name: o.name,
-            slug: o.slug,
-            logo_url: o.logo_url,
-            created_at: ts(o.created_at),
-            updated_at: ts(o.updated_at),
-            tenant,
+        .map(|(o, tenant)| {
+            let members = counts.get(&o.id).copied().unwrap_or(0);
+            view(o, tenant, members)
         })
         .collect())
+}
+
+fn view(o: organization::Model, tenant: Tenant, member_count: u64) -> OrganizationView {
+    OrganizationView {
+        member_count,
+        role: tenant.role(),
+        id: o.id,
+        name: o.name,
+        slug: o.slug,
+        logo_url: o.logo_url,
+        created_at: ts(o.created_at),
+        updated_at: ts(o.updated_at),
+        tenant,
+    }
 }
 
 /// Errors of [`create_owned`]: a database error is kept as such so sign-up can tell a unique
@@ -163,37 +170,56 @@ pub async fn view_for_owner(conn: &impl ConnectionTrait, org: organization::Mode
 }
 
 /// `GET /api/user/organizations`: the caller's organizations (only the pinned one for a pinned
-/// PAT), newest first, with the caller's role.
+/// PAT), newest membership first, with the caller's role. One statement: the page of memberships
+/// joined to their organizations, each member count and the total as scalar subqueries; a second
+/// only for a page past the end.
 pub async fn list(state: &AppState, principal: &Principal, page: PageParams) -> AppResult<Page<OrganizationView>> {
+    use sea_orm::FromQueryResult;
     principal.require(&[Scope::UserRead])?;
     let conn = &state.db.conn;
-    let mut q = membership::Entity::find().filter(membership::Column::UserId.eq(principal.user_id()));
-    if let Some(pin) = &principal.pinned_org {
-        q = q.filter(membership::Column::OrganizationId.eq(pin.clone()));
-    }
-    let total = q.clone().count(conn).await?;
-    let memberships = q
-        .order_by_desc(membership::Column::CreatedAt)
-        .order_by_desc(membership::Column::Id)
-        .offset(page.offset)
-        .limit(page.limit)
-        .all(conn)
-        .await?;
-    let ids: Vec<String> = memberships.iter().map(|m| m.organization_id.clone()).collect();
-    let mut orgs: HashMap<String, organization::Model> = organization::Entity::find()
-        .filter(organization::Column::Id.is_in(ids))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|o| (o.id.clone(), o))
-        .collect();
-    let mut rows = Vec::with_capacity(memberships.len());
-    for m in &memberships {
-        if let Some(o) = orgs.remove(&m.organization_id) {
-            rows.push((o, Tenant::from_membership(m)?));
+    let mut values: Vec<sea_orm::Value> = vec![principal.user_id().into()];
+    let pinned = match &principal.pinned_org {
+        Some(pin) => {
+            values.push(pin.clone().into());
+            " AND {m}.organization_id = $2"
         }
+        None => "",
+    };
+    values.extend([(page.limit as i64).into(), (page.offset as i64).into()]);
+    let n = values.len();
+    let sql = format!(
+        "SELECT {}, {}, \
+           (SELECT COUNT(*) FROM memberships c WHERE c.organization_id = o.id) AS gh_member_count, \
+           (SELECT COUNT(*) FROM memberships t WHERE t.user_id = $1{}) AS gh_total \
+         FROM memberships m JOIN organizations o ON o.id = m.organization_id \
+         WHERE m.user_id = $1{} ORDER BY m.created_at DESC, m.id DESC LIMIT ${} OFFSET ${n}",
+        super::users::aliased_columns::<organization::Entity>("o"),
+        super::users::aliased_columns::<membership::Entity>("m"),
+        pinned.replace("{m}", "t"),
+        pinned.replace("{m}", "m"),
+        n - 1,
+    );
+    let rows = conn.query_all_raw(crate::db::statement(conn.get_database_backend(), &sql, values)).await?;
+    let mut total = None;
+    let mut items = Vec::with_capacity(rows.len());
+    for row in rows {
+        total = Some(Ord::max(row.try_get::<i64>("", "gh_total")?, 0) as u64);
+        let members = Ord::max(row.try_get::<i64>("", "gh_member_count")?, 0) as u64;
+        let org = organization::Model::from_query_result(&row, "o_")?;
+        let tenant = Tenant::from_membership(&membership::Model::from_query_result(&row, "m_")?)?;
+        items.push(view(org, tenant, members));
     }
-    Ok(Page::new(views(conn, rows).await?, total, page))
+    let total = match total {
+        Some(t) => t,
+        None => {
+            let mut q = membership::Entity::find().filter(membership::Column::UserId.eq(principal.user_id()));
+            if let Some(pin) = &principal.pinned_org {
+                q = q.filter(membership::Column::OrganizationId.eq(pin.clone()));
+            }
+            q.count(conn).await?
+        }
+    };
+    Ok(Page::new(items, total, page))
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Validate, async_graphql::InputObject, utoipa::ToSchema)]

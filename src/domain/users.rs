@@ -118,7 +118,7 @@ pub async fn me(_state: &AppState, principal: &Principal) -> AppResult<UserView>
 
 /// `"k.id AS k_id, k.user_id AS k_user_id, ..."`: every column of `E` under a table alias, each
 /// renamed with a prefix, so two entities can come back in one row.
-fn aliased_columns<E: EntityTrait>(alias: &str) -> String {
+pub(super) fn aliased_columns<E: EntityTrait>(alias: &str) -> String {
     use sea_orm::{IdenStatic, Iterable};
     E::Column::iter().map(|c| format!("{alias}.{0} AS {alias}_{0}", c.as_str())).collect::<Vec<_>>().join(", ")
 }

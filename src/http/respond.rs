@@ -1,6 +1,6 @@
 //! The success envelope (API.md 1.2): `{ success, status, code: "OK", message, data, meta? }`.
 
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -9,21 +9,24 @@ use crate::domain::Page;
 use crate::error::AppError;
 
 pub fn envelope<T: Serialize>(status: StatusCode, message: &str, data: T, meta: Option<Value>) -> Response {
-    let data = match serde_json::to_value(data) {
-        Ok(v) => v,
-        Err(e) => return AppError::internal(e).into_response(),
-    };
-    let mut body = json!({
-        "success": true,
-        "status": status.as_u16(),
-        "code": "OK",
-        "message": message,
-        "data": data,
-    });
-    if let Some(meta) = meta {
-        body["meta"] = meta;
+    /// Serialized straight to bytes: no intermediate `serde_json::Value` of the data.
+    #[derive(Serialize)]
+    struct Envelope<'a, T> {
+        success: bool,
+        status: u16,
+        code: &'static str,
+        message: &'a str,
+        data: T,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        meta: Option<Value>,
     }
-    (status, axum::Json(body)).into_response()
+    let body = Envelope { success: true, status: status.as_u16(), code: "OK", message, data, meta };
+    match serde_json::to_vec(&body) {
+        Ok(bytes) => {
+            (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], bytes).into_response()
+        }
+        Err(e) => AppError::internal(e).into_response(),
+    }
 }
 
 /// 200 with `data`.

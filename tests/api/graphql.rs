@@ -19,6 +19,7 @@ db_tests!(
     get_requests_run_queries_only,
     batches_run_every_operation,
     members_invitations_and_audit_through_graphql,
+    nested_pages_count_every_organization_at_any_offset,
 );
 
 #[test]
@@ -509,4 +510,49 @@ async fn members_invitations_and_audit_through_graphql(app: TestApp) {
     let r = joiner.gql("mutation { deleteMe(password: \"a-long-secure-passphrase\") }", json!({})).await;
     assert!(r.gql_data()["deleteMe"].is_string());
     app.client().sign_in("gjoin@example.com", PASSWORD).await.assert(401, "INVALID_CREDENTIALS");
+}
+
+/// Nested pages are cut from one windowed statement that also counts each organization's rows:
+/// the totals hold on a first page, a middle page, a page past the end and an empty organization.
+async fn nested_pages_count_every_organization_at_any_offset(app: TestApp) {
+    let (c, org) = app.user("pages@example.com").await;
+    let empty = c.post("/api/user/organizations", json!({ "name": "Empty" })).await.id();
+    for i in 0..3 {
+        c.post(&format!("/api/user/organizations/{org}/projects"), json!({ "name": format!("P{i}") }))
+            .await
+            .assert(201, "OK");
+    }
+    c.post(
+        &format!("/api/user/organizations/{org}/invites"),
+        json!({ "emails": ["a@example.com", "b@example.com"], "role": "member" }),
+    )
+    .await
+    .assert(201, "OK");
+    let query = |offset: u32| {
+        format!(
+            "{{ organizations {{ total items {{ id memberCount projects(offset: {offset}, limit: 2) {{ total items {{ name }} }} \
+             members(offset: {offset}, limit: 2) {{ total items {{ role }} }} invites(offset: {offset}, limit: 2) {{ total items {{ email }} }} }} }} }}"
+        )
+    };
+    for (offset, projects, invites, members) in [(0, 2, 2, 1), (2, 1, 0, 0), (5, 0, 0, 0)] {
+        let r = c.gql(&query(offset), json!({})).await;
+        let d = r.gql_data();
+        assert_eq!(d["organizations"]["total"], 2, "{}", r.text);
+        for o in d["organizations"]["items"].as_array().unwrap() {
+            let full = o["id"] == org.as_str();
+            assert!(full || o["id"] == empty.as_str());
+            assert_eq!(o["memberCount"], 1);
+            assert_eq!(o["projects"]["total"], if full { 3 } else { 0 }, "offset {offset}: {}", r.text);
+            assert_eq!(o["projects"]["items"].as_array().unwrap().len(), if full { projects } else { 0 });
+            assert_eq!(o["invites"]["total"], if full { 2 } else { 0 }, "offset {offset}: {}", r.text);
+            assert_eq!(o["invites"]["items"].as_array().unwrap().len(), if full { invites } else { 0 });
+            assert_eq!(o["members"]["total"], 1);
+            assert_eq!(o["members"]["items"].as_array().unwrap().len(), members);
+        }
+    }
+    // The organization list itself, past its end: the total still comes back.
+    let r = c.get("/api/user/organizations?offset=5").await;
+    r.assert(200, "OK");
+    assert_eq!(r.data().as_array().unwrap().len(), 0);
+    assert_eq!(r.body["meta"]["total"], 2, "{}", r.text);
 }
