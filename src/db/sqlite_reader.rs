@@ -117,18 +117,20 @@ enum Kind {
 }
 
 fn kind(declared: Option<&str>) -> Kind {
-    let Some(d) = declared.map(str::to_ascii_lowercase) else {
+    let Some(d) = declared else {
         return Kind::Any;
     };
-    if d.contains("bool") {
+    // Case-insensitive `contains` without allocating: this runs for every column of every read.
+    let has = |word: &str| d.as_bytes().windows(word.len()).any(|w| w.eq_ignore_ascii_case(word.as_bytes()));
+    if has("bool") {
         Kind::Bool
-    } else if d.contains("timestamp") || d.contains("datetime") {
+    } else if has("timestamp") || has("datetime") {
         Kind::Timestamp
-    } else if d.contains("int") {
+    } else if has("int") {
         Kind::Integer
-    } else if d.contains("real") || d.contains("floa") || d.contains("doub") {
+    } else if has("real") || has("floa") || has("doub") {
         Kind::Real
-    } else if d.contains("blob") {
+    } else if has("blob") {
         Kind::Blob
     } else {
         Kind::Text
@@ -273,6 +275,7 @@ mod tests {
         assert!(matches!(kind(Some("boolean")), Kind::Bool));
         assert!(matches!(kind(Some("integer")), Kind::Integer));
         assert!(matches!(kind(Some("varchar(32)")), Kind::Text));
+        assert!(matches!(kind(Some("BIGINT")), Kind::Integer));
         assert!(matches!(kind(None), Kind::Any));
     }
 }

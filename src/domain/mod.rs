@@ -278,12 +278,16 @@ pub fn is_slug(s: &str) -> bool {
         && !s.contains("--")
 }
 
-/// Pages of many parents in one statement: the rows of `base` numbered newest first within each
-/// value of `partition`, keeping numbers `offset+1 ..= offset+limit`, each with its parent's
-/// total (`COUNT(*) OVER` the same partition). Used by the GraphQL DataLoaders, so nested lists
-/// cost one statement per level, not one per parent. Returns the rows (with the raw row, for
-/// extra columns `base` selected) and every parent's total: a parent without rows in its page has
-/// none when `offset` is 0, else one more statement counts it.
+/// Pages of many parents in one statement: for each parent (a value of `partition`), the rows
+/// of `base` newest first, `offset` and `limit` applied, each with its parent's total. Used by the
+/// GraphQL DataLoaders, so nested lists cost one statement per level, not one per parent.
+///
+/// The statement is a `UNION ALL` of one arm per parent, each `ORDER BY ... LIMIT` on the
+/// parent's index with its total as a scalar subquery: about three times cheaper on SQLite than
+/// numbering rows with window functions, which materialize and sort every parent's rows twice.
+/// Returns the rows (with the raw row, for extra columns `base` selected) and every parent's
+/// total: a parent without rows in its page has none when `offset` is 0, else one more statement
+/// counts it.
 pub async fn windowed<E>(
     conn: &impl sea_orm::ConnectionTrait,
     base: sea_orm::Select<E>,
@@ -295,33 +299,39 @@ where
     E: sea_orm::EntityTrait,
     E::Model: sea_orm::FromQueryResult,
 {
-    use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Order, Query};
-    use sea_orm::{FromQueryResult, IdenStatic, QueryTrait};
-    let mut inner = base.clone().into_query();
-    let (table, key) = (E::default().table_name().to_string(), partition.as_str());
-    inner.expr_as(
-        Expr::cust(format!(
-            "ROW_NUMBER() OVER (PARTITION BY \"{table}\".\"{key}\" ORDER BY \"{table}\".\"created_at\" DESC, \"{table}\".\"id\" DESC)"
-        )),
-        Alias::new("gh_rank"),
-    );
-    inner.expr_as(Expr::cust(format!("COUNT(*) OVER (PARTITION BY \"{table}\".\"{key}\")")), Alias::new("gh_total"));
-    let outer = Query::select()
-        .column(Asterisk)
-        .from_subquery(inner, Alias::new("ranked"))
-        .and_where(Expr::col(Alias::new("gh_rank")).gt(page.offset as i64))
-        .and_where(Expr::col(Alias::new("gh_rank")).lte((page.offset + page.limit) as i64))
-        .order_by(Alias::new("gh_rank"), Order::Asc)
-        .take();
+    use sea_orm::sea_query::{Alias, Asterisk, Expr, Order, Query, UnionType};
+    use sea_orm::{ColumnTrait, FromQueryResult, IdenStatic, QueryFilter, QueryOrder, QuerySelect, QueryTrait};
     let mut totals = std::collections::HashMap::new();
     let mut rows = Vec::new();
-    for row in conn.query_all(&outer).await? {
-        let parent: String = row.try_get("", key)?;
-        totals.insert(parent, Ord::max(row.try_get::<i64>("", "gh_total")?, 0) as u64);
-        rows.push((E::Model::from_query_result(&row, "")?, row));
+    let table = E::default().table_name().to_string();
+    let mut union: Option<sea_orm::sea_query::SelectStatement> = None;
+    for (i, parent) in parents.iter().enumerate() {
+        let of_parent = base.clone().filter(partition.eq(parent.clone()));
+        let total = of_parent.clone().select_only().expr(Expr::cust("COUNT(*)")).into_query();
+        let arm = of_parent
+            .expr_as(Expr::SubQuery(None, Box::new(total.into())), "gh_total")
+            .order_by(Expr::cust(format!("\"{table}\".\"created_at\"")), Order::Desc)
+            .order_by(Expr::cust(format!("\"{table}\".\"id\"")), Order::Desc)
+            .offset(page.offset)
+            .limit(page.limit)
+            .into_query();
+        let arm = Query::select().column(Asterisk).from_subquery(arm, Alias::new(format!("gh_arm{i}"))).take();
+        union = Some(match union {
+            None => arm,
+            Some(mut u) => {
+                u.union(UnionType::All, arm);
+                u
+            }
+        });
     }
-    let missing = parents.iter().any(|p| !totals.contains_key(p));
-    if missing && page.offset > 0 {
+    if let Some(statement) = union {
+        for row in conn.query_all(&statement).await? {
+            let parent: String = row.try_get("", partition.as_str())?;
+            totals.insert(parent, Ord::max(row.try_get::<i64>("", "gh_total")?, 0) as u64);
+            rows.push((E::Model::from_query_result(&row, "")?, row));
+        }
+    }
+    if page.offset > 0 && parents.iter().any(|p| !totals.contains_key(p)) {
         totals = counts_by(conn, base, partition).await?;
     }
     for p in parents {

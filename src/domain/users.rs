@@ -135,15 +135,30 @@ where
     E::Model: sea_orm::FromQueryResult,
 {
     use sea_orm::{FromQueryResult, IdenStatic};
-    let sql = format!(
-        "SELECT {}, {}, (SELECT COUNT(*) FROM memberships m WHERE m.user_id = u.id) AS u_organization_count \
-         FROM {} c JOIN users u ON u.id = c.user_id WHERE c.{} = $1",
-        aliased_columns::<E>("c"),
-        aliased_columns::<user::Entity>("u"),
-        E::default().table_name(),
-        column.as_str()
-    );
-    let stmt = crate::db::statement(conn.get_database_backend(), &sql, vec![value.into()]);
+    // The statement text depends only on (backend, table, column): built once each, as this runs
+    // on every authenticated request.
+    type Key = (bool, &'static str, &'static str); // (PostgreSQL?, table, column)
+    static SQL: std::sync::LazyLock<std::sync::RwLock<HashMap<Key, sea_orm::Statement>>> =
+        std::sync::LazyLock::new(Default::default);
+    let backend = conn.get_database_backend();
+    let key: Key = (backend == sea_orm::DbBackend::Postgres, E::default().table_name(), column.as_str());
+    let cached = SQL.read().ok().and_then(|m| m.get(&key).cloned());
+    let mut stmt = cached.unwrap_or_else(|| {
+        let sql = format!(
+            "SELECT {}, {}, (SELECT COUNT(*) FROM memberships m WHERE m.user_id = u.id) AS u_organization_count \
+             FROM {} c JOIN users u ON u.id = c.user_id WHERE c.{} = $1",
+            aliased_columns::<E>("c"),
+            aliased_columns::<user::Entity>("u"),
+            key.1,
+            key.2
+        );
+        let stmt = crate::db::statement(backend, &sql, vec![]);
+        if let Ok(mut m) = SQL.write() {
+            m.insert(key, stmt.clone());
+        }
+        stmt
+    });
+    stmt.values = Some(sea_orm::Values(vec![value.into()]));
     let Some(row) = conn.query_one_raw(stmt).await? else {
         return Ok(None);
     };
