@@ -324,7 +324,14 @@ where
             }
         });
     }
-    if let Some(statement) = union {
+    if let Some(union) = union {
+        // SQL promises no order across a UNION: sort the (at most parents x limit) page rows.
+        let statement = Query::select()
+            .column(Asterisk)
+            .from_subquery(union, Alias::new("gh_pages"))
+            .order_by(Alias::new("created_at"), Order::Desc)
+            .order_by(Alias::new("id"), Order::Desc)
+            .take();
         for row in conn.query_all(&statement).await? {
             let parent: String = row.try_get("", partition.as_str())?;
             totals.insert(parent, Ord::max(row.try_get::<i64>("", "gh_total")?, 0) as u64);

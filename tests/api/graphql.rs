@@ -521,6 +521,7 @@ async fn nested_pages_count_every_organization_at_any_offset(app: TestApp) {
         c.post(&format!("/api/user/organizations/{org}/projects"), json!({ "name": format!("P{i}") }))
             .await
             .assert(201, "OK");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await; // distinct createdAt
     }
     c.post(
         &format!("/api/user/organizations/{org}/invites"),
@@ -544,6 +545,13 @@ async fn nested_pages_count_every_organization_at_any_offset(app: TestApp) {
             assert_eq!(o["memberCount"], 1);
             assert_eq!(o["projects"]["total"], if full { 3 } else { 0 }, "offset {offset}: {}", r.text);
             assert_eq!(o["projects"]["items"].as_array().unwrap().len(), if full { projects } else { 0 });
+            if full {
+                let names: Vec<&str> =
+                    o["projects"]["items"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+                let newest_first = ["P2", "P1", "P0"];
+                let at = offset as usize;
+                assert_eq!(names, newest_first[at.min(3)..(at + 2).min(3)], "offset {offset}");
+            }
             assert_eq!(o["invites"]["total"], if full { 2 } else { 0 }, "offset {offset}: {}", r.text);
             assert_eq!(o["invites"]["items"].as_array().unwrap().len(), if full { invites } else { 0 });
             assert_eq!(o["members"]["total"], 1);
