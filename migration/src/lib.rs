@@ -7,6 +7,7 @@ mod m20261127_000002_tenancy;
 mod m20261127_000003_collaboration;
 mod m20261127_000004_rate_limits;
 mod m20261128_000005_bigint_attempts;
+mod m20261128_000006_page_indexes;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000003_collaboration::Migration),
             Box::new(m20261127_000004_rate_limits::Migration),
             Box::new(m20261128_000005_bigint_attempts::Migration),
+            Box::new(m20261128_000006_page_indexes::Migration),
         ]
     }
 }
