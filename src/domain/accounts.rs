@@ -138,23 +138,7 @@ async fn try_sign_up(
     }
     let t = now();
     let handle = users::free_handle(&txn, &input.email).await?;
-    let u = user::ActiveModel {
-        id: Set(new_id()),
-        email: Set(input.email.clone()),
-        full_name: Set(input.name.clone()),
-        handle: Set(handle.clone()),
-        is_verified: Set(false),
-        verified_at: Set(None),
-        is_active: Set(true),
-        last_login_at: Set(None),
-        role: Set("user".into()),
-        two_factor_enabled: Set(false),
-        marketing_opt_out: Set(false),
-        created_at: Set(t),
-        updated_at: Set(t),
-    }
-    .insert(&txn)
-    .await?;
+    let u = users::new_user(&input.email, &input.name, &handle, false, t).insert(&txn).await?;
     password_credential::ActiveModel {
         user_id: Set(u.id.clone()),
         password_hash: Set(hash.to_string()),

@@ -126,7 +126,7 @@ impl ProjectView {
 }
 
 /// Views of many projects with their creators loaded in one statement.
-pub async fn views(conn: &impl ConnectionTrait, rows: Vec<project::Model>) -> AppResult<Vec<ProjectView>> {
+async fn views(conn: &impl ConnectionTrait, rows: Vec<project::Model>) -> AppResult<Vec<ProjectView>> {
     let mut ids: Vec<String> = rows.iter().filter_map(|p| p.created_by_user_id.clone()).collect();
     ids.sort();
     ids.dedup();

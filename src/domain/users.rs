@@ -110,6 +110,32 @@ pub async fn summaries(conn: &impl ConnectionTrait, ids: &[String]) -> AppResult
         .collect())
 }
 
+/// A new user row: active, role `user`, no second factor, marketing mail allowed. Sign-up inserts
+/// it unverified; the benchmark seeds verified ones.
+pub fn new_user(
+    email: &str,
+    full_name: &str,
+    handle: &str,
+    verified: bool,
+    t: chrono::DateTime<chrono::Utc>,
+) -> user::ActiveModel {
+    user::ActiveModel {
+        id: Set(crate::auth::tokens::new_id()),
+        email: Set(email.to_string()),
+        full_name: Set(full_name.to_string()),
+        handle: Set(handle.to_string()),
+        is_verified: Set(verified),
+        verified_at: Set(verified.then_some(t)),
+        is_active: Set(true),
+        last_login_at: Set(None),
+        role: Set("user".into()),
+        two_factor_enabled: Set(false),
+        marketing_opt_out: Set(false),
+        created_at: Set(t),
+        updated_at: Set(t),
+    }
+}
+
 /// `GET /api/user/me`. The organization count came with the credential's own lookup.
 pub async fn me(_state: &AppState, principal: &Principal) -> AppResult<UserView> {
     principal.require(&[Scope::UserRead])?;
