@@ -42,7 +42,9 @@ impl App {
         let schema = crate::graphql::build_schema(config.graphql_introspection);
         let limiter = crate::ratelimit::Limiter::from_config(&config, &db);
         limiter.spawn_cleanup(shutdown.clone());
-        let state = AppState { db, config: Arc::new(config), hasher, mail: signal, schema, limiter };
+        let credentials =
+            crate::auth::cache::CredentialCache::new(config.credential_cache, db.write_generation().clone());
+        let state = AppState { db, config: Arc::new(config), hasher, mail: signal, schema, limiter, credentials };
         Ok(App { listener, state, shutdown, worker })
     }
 

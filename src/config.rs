@@ -96,6 +96,9 @@ pub struct Config {
     pub hash_concurrency: usize,
     /// How long a request may take before it is answered 503 (default 30 s).
     pub request_timeout: Duration,
+    /// How long a resolved credential may be reused without reading the database again
+    /// (`auth::cache`); every revocation waits this long before it answers. Zero turns it off.
+    pub credential_cache: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -158,6 +161,7 @@ const KEYS: &[&str] = &[
     "GATEHOUSE_DB_MAX_CONNECTIONS",
     "GATEHOUSE_LOG_FORMAT",
     "GATEHOUSE_COOKIE_SECURE",
+    "GATEHOUSE_CREDENTIAL_CACHE_MS",
     "GATEHOUSE_HASH_CONCURRENCY",
 ];
 
@@ -330,6 +334,12 @@ impl Config {
         };
         let cookie_secure =
             flag(get("GATEHOUSE_COOKIE_SECURE"), base_url.scheme() == "https", "GATEHOUSE_COOKIE_SECURE")?;
+        let credential_cache = Duration::from_millis(match get("GATEHOUSE_CREDENTIAL_CACHE_MS") {
+            None => 100,
+            Some(v) => v.parse::<u64>().ok().filter(|n| *n <= 5_000).ok_or_else(|| {
+                err("GATEHOUSE_CREDENTIAL_CACHE_MS", format!("`{v}` is not a number of milliseconds from 0 to 5000"))
+            })?,
+        });
 
         Ok(Config {
             addr,
@@ -349,6 +359,7 @@ impl Config {
             log_format,
             cookie_secure,
             hash_concurrency,
+            credential_cache,
         })
     }
 

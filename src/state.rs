@@ -16,4 +16,6 @@ pub struct AppState {
     pub mail: MailSignal,
     pub schema: crate::graphql::GatehouseSchema,
     pub limiter: crate::ratelimit::Limiter,
+    /// Recently resolved credentials (`auth::cache`).
+    pub credentials: crate::auth::cache::CredentialCache,
 }

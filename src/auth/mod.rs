@@ -3,6 +3,7 @@
 //! `Authorization: Bearer ba_...`), then bearer token. The winning credential decides: when it is
 //! bad the request fails with its 401, with no fallback to the next one.
 
+pub mod cache;
 pub mod password;
 pub mod tokens;
 
@@ -13,6 +14,7 @@ use crate::domain::access::{CredentialKind, Principal, Scope};
 use crate::domain::{api_keys, sessions};
 use crate::error::{AppError, AppResult, Code};
 use crate::state::AppState;
+use cache::{CredentialCache, Kind};
 
 pub const COOKIE_NAME: &str = "gatehouse_session";
 /// The name of a `Secure` session cookie: the `__Host-` prefix pins it to this host and path.
@@ -102,7 +104,13 @@ pub async fn resolve(state: &AppState, headers: &HeaderMap) -> AppResult<Option<
 }
 
 async fn resolve_key(state: &AppState, raw: &str) -> AppResult<Resolved> {
+    let key = CredentialCache::key(Kind::ApiKey, raw);
+    if let Some(principal) = state.credentials.get(&key) {
+        return Ok(Resolved { principal, refreshed_cookie: None });
+    }
+    let ticket = state.credentials.ticket();
     let principal = api_keys::authenticate(&state.db.conn, raw).await?;
+    state.credentials.put(ticket, key, &principal);
     Ok(Resolved { principal, refreshed_cookie: None })
 }
 
@@ -111,6 +119,11 @@ async fn resolve_session(state: &AppState, token: &str) -> AppResult<Resolved> {
     if token.is_empty() || token.len() > 256 {
         return Err(invalid());
     }
+    let key = CredentialCache::key(Kind::Session, token);
+    if let Some(principal) = state.credentials.get(&key) {
+        return Ok(Resolved { principal, refreshed_cookie: None });
+    }
+    let ticket = state.credentials.ticket();
     let conn = &state.db.conn;
     let (session, u, organization_count, refreshed) = sessions::find_live(conn, token).await?.ok_or_else(invalid)?;
     if !u.is_active {
@@ -120,17 +133,17 @@ async fn resolve_session(state: &AppState, token: &str) -> AppResult<Resolved> {
         let age = session.remember.then(|| session.expires_at - crate::domain::now());
         session_cookie(&state.config, token, age)
     });
-    Ok(Resolved {
-        principal: Principal {
-            user: u,
-            kind: CredentialKind::Session,
-            scopes: Scope::ALL.to_vec(),
-            pinned_org: None,
-            session_id: Some(session.id),
-            api_key_id: None,
-            client: Default::default(),
-            organization_count,
-        },
-        refreshed_cookie,
-    })
+    let principal = Principal {
+        user: u,
+        kind: CredentialKind::Session,
+        scopes: Scope::ALL.to_vec(),
+        pinned_org: None,
+        session_id: Some(session.id),
+        api_key_id: None,
+        client: Default::default(),
+        organization_count,
+        credential_expires_at: Some(session.expires_at.min(session.absolute_expires_at)),
+    };
+    state.credentials.put(ticket, key, &principal);
+    Ok(Resolved { principal, refreshed_cookie })
 }

@@ -3,6 +3,11 @@
 //! Domain code talks to [`Conn`] (`state.db.conn`) through sea-orm's `ConnectionTrait` and to a
 //! transaction from [`Db::begin`]. `Conn` is the sqlx pool, except that on a SQLite file a
 //! read-only statement outside a transaction runs inline through [`sqlite_reader`].
+//!
+//! Every write this process makes moves the *write generation* on (after a statement that is not
+//! a `SELECT`, and when a transaction ends, committed or not). The credential cache
+//! (`auth::cache`) keeps an entry only while the generation it was read under is current, so no
+//! entry outlives a local write that could have changed it.
 
 mod sqlite_reader;
 
@@ -22,9 +27,24 @@ use sqlite_reader::SqliteReader;
 #[derive(Clone)]
 pub struct Db {
     pub conn: Conn,
+    bookkeeping: Conn,
     /// SQL statements run through this pool since it opened (tests count them to prove that
     /// nested GraphQL lists are batched).
     statements: Arc<AtomicU64>,
+}
+
+/// A counter that moves on after every write this process makes (see the module comment).
+#[derive(Clone, Default)]
+pub struct WriteGeneration(Arc<AtomicU64>);
+
+impl WriteGeneration {
+    pub fn current(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    pub fn advance(&self) {
+        self.0.fetch_add(1, Ordering::AcqRel);
+    }
 }
 
 impl Db {
@@ -40,6 +60,10 @@ impl Db {
             .min_connections(1)
             .connect_timeout(Duration::from_secs(5))
             .acquire_timeout(Duration::from_secs(10))
+            // sqlx pings a pooled connection on every checkout by default: one more round trip
+            // per statement (on PostgreSQL a whole extra network exchange). Only connections
+            // idle long enough to have been dropped by the server or a proxy are pinged.
+            .test_before_acquire_if_idle_for(Duration::from_secs(30))
             .sqlx_logging(false);
         if sqlite {
             opts.map_sqlx_sqlite_opts(|o| {
@@ -56,7 +80,9 @@ impl Db {
             counter.fetch_add(1, Ordering::Relaxed);
         });
         let reader = if sqlite { SqliteReader::for_url(url, statements.clone()).map(Arc::new) } else { None };
-        Ok(Db { conn: Conn { pool, reader }, statements })
+        let conn = Conn { pool, reader, generation: WriteGeneration::default() };
+        let bookkeeping = Conn { generation: WriteGeneration::default(), ..conn.clone() };
+        Ok(Db { conn, bookkeeping, statements })
     }
 
     /// Closes the pool (shutdown).
@@ -82,14 +108,28 @@ impl Db {
     /// writer at a time, and a deferred transaction that reads before it writes fails with
     /// `SQLITE_BUSY` (instead of waiting) when another connection wrote first; an immediate one
     /// takes the write lock up front and waits its turn under the busy timeout.
-    pub async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
-        self.conn
+    pub async fn begin(&self) -> Result<Txn, DbErr> {
+        let inner = self
+            .conn
             .pool
             .begin_with_options(TransactionOptions {
                 sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
                 ..Default::default()
             })
-            .await
+            .await?;
+        Ok(Txn { inner: Some(inner), generation: self.conn.generation.clone() })
+    }
+
+    /// The connection for tables that no cached read depends on (rate-limit counters, the mail
+    /// outbox): its writes leave the write generation alone, so counting a request or sending
+    /// an email does not empty the credential cache.
+    pub fn bookkeeping(&self) -> &Conn {
+        &self.bookkeeping
+    }
+
+    /// The write generation (moves on after every write of this process).
+    pub fn write_generation(&self) -> &WriteGeneration {
+        &self.conn.generation
     }
 
     /// Applies pending migrations. Several instances may start at once against one PostgreSQL:
@@ -141,6 +181,7 @@ impl Db {
 pub struct Conn {
     pool: DatabaseConnection,
     reader: Option<Arc<SqliteReader>>,
+    generation: WriteGeneration,
 }
 
 impl Conn {
@@ -160,29 +201,112 @@ impl ConnectionTrait for Conn {
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        let _written = Advance(&self.generation);
         self.pool.execute_raw(stmt).await
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        let _written = Advance(&self.generation);
         self.pool.execute_unprepared(sql).await
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         match self.read_inline(&stmt, true)? {
             Some(rows) => Ok(rows.into_iter().next()),
-            None => self.pool.query_one_raw(stmt).await,
+            None => {
+                let _written = (!is_select(&stmt.sql)).then(|| Advance(&self.generation));
+                self.pool.query_one_raw(stmt).await
+            }
         }
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         match self.read_inline(&stmt, false)? {
             Some(rows) => Ok(rows),
-            None => self.pool.query_all_raw(stmt).await,
+            None => {
+                let _written = (!is_select(&stmt.sql)).then(|| Advance(&self.generation));
+                self.pool.query_all_raw(stmt).await
+            }
         }
     }
 
     fn support_returning(&self) -> bool {
         self.pool.support_returning()
+    }
+}
+
+/// `INSERT ... RETURNING` and friends arrive as queries; only a `SELECT` is a read (also a
+/// parenthesized one, as a `UNION ALL` of pages begins).
+fn is_select(sql: &str) -> bool {
+    sql.trim_start_matches(|c: char| c == '(' || c.is_whitespace())
+        .get(..6)
+        .is_some_and(|w| w.eq_ignore_ascii_case("select"))
+}
+
+/// Moves the write generation on when dropped: after the write finished (or failed, or its
+/// future was dropped), never before it, so a reader that saw the old generation cannot keep
+/// what it read past the write.
+struct Advance<'a>(&'a WriteGeneration);
+
+impl Drop for Advance<'_> {
+    fn drop(&mut self) {
+        self.0.advance();
+    }
+}
+
+/// A transaction from [`Db::begin`]: sea-orm's, plus a move of the write generation when it ends
+/// (commit, rollback, or drop).
+pub struct Txn {
+    inner: Option<DatabaseTransaction>,
+    generation: WriteGeneration,
+}
+
+impl Txn {
+    fn inner(&self) -> &DatabaseTransaction {
+        self.inner.as_ref().expect("a transaction is used only until it ends")
+    }
+
+    pub async fn commit(mut self) -> Result<(), DbErr> {
+        let inner = self.inner.take().expect("a transaction ends once");
+        let result = inner.commit().await;
+        self.generation.advance();
+        result
+    }
+}
+
+impl Drop for Txn {
+    fn drop(&mut self) {
+        // An uncommitted transaction rolls back as `DatabaseTransaction` drops; either way the
+        // generation moves on once it is over.
+        drop(self.inner.take());
+        self.generation.advance();
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for Txn {
+    fn get_database_backend(&self) -> DbBackend {
+        self.inner().get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.inner().execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.inner().execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.inner().query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.inner().query_all_raw(stmt).await
+    }
+
+    fn support_returning(&self) -> bool {
+        self.inner().support_returning()
     }
 }
 
@@ -213,5 +337,18 @@ fn ensure_sqlite_dir(url: &str) {
         if !parent.as_os_str().is_empty() {
             let _ = std::fs::create_dir_all(parent);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_selects_are_reads() {
+        assert!(super::is_select("SELECT 1"));
+        assert!(super::is_select("  ( select a FROM t LIMIT 1) UNION ALL (SELECT a FROM t LIMIT 1)"));
+        assert!(!super::is_select("INSERT INTO t VALUES (1) RETURNING id"));
+        assert!(!super::is_select("WITH d AS (DELETE FROM t RETURNING id) SELECT id FROM d"));
+        assert!(!super::is_select("UPDATE t SET a = 1"));
+        assert!(!super::is_select("SEL"));
     }
 }

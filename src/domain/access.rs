@@ -214,6 +214,8 @@ pub struct Principal {
     pub client: super::ClientInfo,
     /// The user's organization count, read with the credential (for `/api/user/me`).
     pub organization_count: u64,
+    /// When the credential stops working (a key's expiry, a session's current expiry).
+    pub credential_expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Principal {

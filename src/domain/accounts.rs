@@ -433,6 +433,7 @@ pub async fn reset_password(state: &AppState, input: ResetPassword) -> AppResult
         am.update(&txn).await?;
     }
     txn.commit().await?;
+    state.credentials.revoked().await; // every session (and an unverified account's keys)
     Ok(())
 }
 
@@ -510,6 +511,9 @@ pub async fn change_password(state: &AppState, principal: &Principal, input: Cha
         q.exec(&txn).await?;
     }
     txn.commit().await?;
+    if input.revoke_other_sessions.unwrap_or(false) {
+        state.credentials.revoked().await;
+    }
     Ok(())
 }
 

@@ -283,6 +283,7 @@ pub async fn update(state: &AppState, principal: &Principal, mut input: UpdateKe
     let k = am.update(&txn).await?;
     audit_pinned(&txn, principal, &k, "api_key.updated").await?;
     txn.commit().await?;
+    state.credentials.revoked().await; // the key may now do less, or nothing
     Ok(ApiKeyView::new(k))
 }
 
@@ -304,6 +305,7 @@ pub async fn delete(state: &AppState, principal: &Principal, input: DeleteKey) -
     api_key::Entity::delete_by_id(k.id.clone()).exec(&txn).await?;
     audit_pinned(&txn, principal, &k, "api_key.deleted").await?;
     txn.commit().await?;
+    state.credentials.revoked().await;
     Ok(k.id)
 }
 
@@ -352,6 +354,7 @@ pub async fn authenticate(conn: &impl ConnectionTrait, raw: &str) -> AppResult<P
         api_key_id: Some(k.id),
         client: Default::default(),
         organization_count,
+        credential_expires_at: k.expires_at,
     })
 }
 

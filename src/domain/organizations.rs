@@ -413,5 +413,6 @@ pub async fn delete(state: &AppState, principal: &Principal, org_id: &str) -> Ap
     }
     organization::Entity::delete_by_id(tenant.org_id().to_string()).exec(&txn).await?;
     txn.commit().await?;
+    state.credentials.revoked().await; // keys pinned to it went with it
     Ok(tenant.org_id().to_string())
 }

@@ -148,6 +148,7 @@ pub async fn revoke(state: &AppState, principal: &Principal, input: RevokeSessio
     if res.rows_affected == 0 {
         return Err(AppError::not_found("Session"));
     }
+    state.credentials.revoked().await;
     Ok(principal.session_id.as_deref() == Some(input.id.as_str()))
 }
 
@@ -161,7 +162,9 @@ pub async fn revoke_all(state: &AppState, principal: &Principal, keep_current: b
             q = q.filter(session::Column::Id.ne(id.clone()));
         }
     }
-    Ok(q.exec(&state.db.conn).await?.rows_affected)
+    let revoked = q.exec(&state.db.conn).await?.rows_affected;
+    state.credentials.revoked().await;
+    Ok(revoked)
 }
 
 /// Sign-out: deletes the caller's current session, if the request came with one. Always
@@ -169,6 +172,7 @@ pub async fn revoke_all(state: &AppState, principal: &Principal, keep_current: b
 pub async fn sign_out(state: &AppState, principal: Option<&Principal>) -> AppResult<()> {
     if let Some(id) = principal.and_then(|p| p.session_id.clone()) {
         session::Entity::delete_by_id(id).exec(&state.db.conn).await?;
+        state.credentials.revoked().await;
     }
     Ok(())
 }

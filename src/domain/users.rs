@@ -440,5 +440,6 @@ pub async fn delete_me(state: &AppState, principal: &Principal, input: DeleteMe)
     // Memberships, sessions, keys, credentials, tokens and history go with the user (cascade).
     user::Entity::delete_by_id(uid.clone()).exec(&txn).await?;
     txn.commit().await?;
+    state.credentials.revoked().await;
     Ok(uid)
 }

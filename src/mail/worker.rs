@@ -147,7 +147,7 @@ async fn claim(db: &Db, row: &outbox::Model, t: DateTime<Utc>) -> Result<bool, s
         .filter(outbox::Column::Id.eq(row.id.clone()))
         .filter(outbox::Column::NextAttemptAt.eq(row.next_attempt_at))
         .filter(outbox::Column::DeliveredAt.is_null())
-        .exec(&db.conn)
+        .exec(db.bookkeeping())
         .await?;
     Ok(res.rows_affected == 1)
 }
@@ -163,7 +163,7 @@ async fn record(db: &Db, row: &outbox::Model, outcome: Result<(), String>) -> Re
                 .col_expr(outbox::Column::Body, Expr::value(Option::<String>::None))
                 .col_expr(outbox::Column::LastError, Expr::value(Option::<String>::None))
                 .col_expr(outbox::Column::Attempts, Expr::value(row.attempts + 1))
-                .exec(&db.conn)
+                .exec(db.bookkeeping())
                 .await?;
         }
         Err(e) => {
@@ -177,7 +177,7 @@ async fn record(db: &Db, row: &outbox::Model, outcome: Result<(), String>) -> Re
                         outbox::Column::LastError,
                         Expr::value(Some(format!("given up: {}", e.chars().take(900).collect::<String>()))),
                     )
-                    .exec(&db.conn)
+                    .exec(db.bookkeeping())
                     .await?;
                 return Ok(());
             }
@@ -187,7 +187,7 @@ async fn record(db: &Db, row: &outbox::Model, outcome: Result<(), String>) -> Re
                 .col_expr(outbox::Column::Attempts, Expr::value(attempts))
                 .col_expr(outbox::Column::LastError, Expr::value(Some(e.chars().take(1000).collect::<String>())))
                 .col_expr(outbox::Column::NextAttemptAt, Expr::value(t + TimeDelta::seconds(backoff)))
-                .exec(&db.conn)
+                .exec(db.bookkeeping())
                 .await?;
         }
     }

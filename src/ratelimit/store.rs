@@ -49,7 +49,7 @@ impl Store {
                     RETURNING count, reset_at_ms";
                 let values: Vec<Value> = vec![key.into(), (n as i64).into(), reset_ms.into(), now_ms.into()];
                 let row = db
-                    .conn
+                    .bookkeeping()
                     .query_one_raw(crate::db::statement(backend, sql, values))
                     .await
                     .map_err(|e| e.to_string())?
@@ -76,7 +76,7 @@ impl Store {
                     "DELETE FROM rate_limits WHERE reset_at_ms <= $1",
                     vec![now_ms.into()],
                 );
-                db.conn.execute_raw(stmt).await.map_err(|e| e.to_string())?;
+                db.bookkeeping().execute_raw(stmt).await.map_err(|e| e.to_string())?;
                 Ok(())
             }
         }

@@ -49,6 +49,7 @@ macro_rules! db_tests {
 
 pub struct TestApp {
     pub base: String,
+    pub database_url: String,
     pub outbox: PathBuf,
     pub backend: Backend,
     pub state: AppState,
@@ -108,7 +109,13 @@ impl TestApp {
         let state = app.state().clone();
         let shutdown = app.shutdown_token();
         tokio::spawn(app.run());
-        TestApp { base, outbox, backend, state, shutdown, _dir: dir }
+        TestApp { base, database_url, outbox, backend, state, shutdown, _dir: dir }
+    }
+
+    /// Another instance of the service on this one's database (scaling out: two replicas behind
+    /// a load balancer). It must not outlive `self`, whose directory may hold the SQLite file.
+    pub async fn another_instance(&self) -> TestApp {
+        Self::spawn_with(self.backend, Some(self.database_url.clone()), HashMap::new()).await
     }
 
     /// A new caller with its own cookie jar.

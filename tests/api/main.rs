@@ -8,6 +8,7 @@ mod hardening;
 mod accounts;
 mod audit;
 mod conventions;
+mod credential_cache;
 mod graphql;
 mod invitations;
 mod keys;

@@ -32,16 +32,18 @@ async fn reads_run_inline_on_sqlite_and_writes_take_the_pool(app: TestApp) {
     let (key, _) = c.create_key(&["user:read", "projects:read", "projects:write"], None).await;
     let pat = app.with_key(&key);
     pat.get("/api/user/me").await.assert(200, "OK"); // the first use records lastUsedAt (a write)
+    let projects = format!("/api/user/organizations/{org}/projects");
+    pat.get(&projects).await.assert(200, "OK");
+    // The credential comes from the cache (tests/api/credential_cache.rs); the page is one read.
     let (inline, pooled) = cost(&app, || async {
-        pat.get("/api/user/me").await.assert(200, "OK");
+        pat.get(&projects).await.assert(200, "OK");
     })
     .await;
     match app.backend {
-        Backend::Sqlite => assert_eq!((inline, pooled), (1, 0), "the credential lookup runs inline"),
-        Backend::Postgres => assert_eq!((inline, pooled), (0, 1)),
+        Backend::Sqlite => assert!(inline >= 1 && pooled == 0, "the page's reads run inline: {inline}, {pooled}"),
+        Backend::Postgres => assert!(inline == 0 && pooled >= 1, "{inline}, {pooled}"),
     }
     // A write goes through the pool, and the very next inline read sees it.
-    let projects = format!("/api/user/organizations/{org}/projects");
     let before = app.state.db.statement_count() - app.state.db.inline_statement_count();
     let id = pat.post(&projects, json!({ "name": "Fresh" })).await.assert(201, "OK").id();
     assert!(app.state.db.statement_count() - app.state.db.inline_statement_count() > before);

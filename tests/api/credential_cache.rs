@@ -1,0 +1,140 @@
+//! The credential cache (src/auth/cache.rs): a credential used again within the cache interval
+//! costs no database read, a write on this instance is seen by the very next request, and a
+//! revocation on one instance fails the credential on the very next request to any other
+//! instance (two replicas on one database), whichever way it was revoked.
+
+use serde_json::json;
+
+use crate::db_tests;
+use crate::helpers::{Api, TestApp, PASSWORD};
+
+db_tests!(a_repeated_credential_costs_no_read_and_local_writes_show_at_once, revocations_reach_every_instance);
+
+/// Statements the instance runs for one `GET path` by `api`: the least of three tries (the mail
+/// worker's polls also count).
+async fn statements_per_get(app: &TestApp, api: &Api, path: &str) -> u64 {
+    let mut least = u64::MAX;
+    for _ in 0..3 {
+        let before = app.state.db.statement_count();
+        let r = api.get(path).await;
+        assert!(r.status < 300, "{path}: {}", r.text);
+        least = least.min(app.state.db.statement_count() - before);
+    }
+    least
+}
+
+/// Uses `api` on `app` until its credential is cached there (asserting that it is).
+async fn warm(app: &TestApp, api: &Api, path: &str) {
+    api.get(path).await;
+    assert_eq!(statements_per_get(app, api, path).await, 0, "{path} answered from the cache");
+}
+
+/// A cookie-only caller on `app` carrying the session that `sign_in` set.
+async fn session_on(app: &TestApp, other: &TestApp, email: &str) -> (Api, Api) {
+    let jar = app.client();
+    let r = jar.sign_in(email, PASSWORD).await;
+    r.assert(200, "OK");
+    let cookie = r
+        .set_cookies()
+        .into_iter()
+        .find_map(|c| c.split(';').next().filter(|kv| kv.contains("gatehouse_session=")).map(str::to_string))
+        .expect("a session cookie");
+    (jar, other.with_header("cookie", &cookie))
+}
+
+async fn a_repeated_credential_costs_no_read_and_local_writes_show_at_once(app: TestApp) {
+    let (c, _) = app.user("cached@example.com").await;
+    let (key, _) = c.create_key(&["user:read", "user:write"], None).await;
+    let pat = app.with_key(&key);
+    pat.get("/api/user/me").await.assert(200, "OK");
+    assert_eq!(statements_per_get(&app, &pat, "/api/user/me").await, 0, "PAT /me from the cache");
+    assert_eq!(statements_per_get(&app, &c, "/api/user/me").await, 0, "session /me from the cache");
+
+    // A write on this instance shows on the next request, through either credential.
+    c.put("/api/user/me", json!({ "fullName": "Renamed Once" })).await.assert(200, "OK");
+    assert_eq!(pat.get("/api/user/me").await.data()["fullName"], "Renamed Once");
+    pat.put("/api/user/me", json!({ "fullName": "Renamed Twice" })).await.assert(200, "OK");
+    assert_eq!(c.get("/api/user/me").await.data()["fullName"], "Renamed Twice");
+    assert_eq!(pat.get("/api/user/me").await.data()["fullName"], "Renamed Twice");
+    c.post("/api/user/organizations", json!({ "name": "Second Org" })).await.assert(201, "OK");
+    assert_eq!(pat.get("/api/user/me").await.data()["organizationCount"], 2);
+
+    // A bad credential is never cached: it is read, and refused, every time.
+    let bad = app.with_key(&format!("ba_{}", "x".repeat(48)));
+    for _ in 0..2 {
+        let before = app.state.db.statement_count();
+        bad.get("/api/user/me").await.assert(401, "INVALID_API_KEY");
+        assert!(app.state.db.statement_count() > before);
+    }
+
+    // With the cache off, every request reads its credential.
+    let mut off = std::collections::HashMap::new();
+    off.insert("GATEHOUSE_CREDENTIAL_CACHE_MS".to_string(), "0".to_string());
+    let uncached = TestApp::spawn_with(app.backend, Some(app.database_url.clone()), off).await;
+    let pat_there = uncached.with_key(&key);
+    assert!(statements_per_get(&uncached, &pat_there, "/api/user/me").await >= 1);
+}
+
+async fn revocations_reach_every_instance(a: TestApp) {
+    let b = a.another_instance().await;
+    let (owner, org) = a.user("revoker@example.com").await;
+    let me = "/api/user/me";
+
+    // A deleted key.
+    let (key, id) = owner.create_key(&["user:read"], None).await;
+    let on_b = b.with_key(&key);
+    warm(&b, &on_b, me).await;
+    owner.post("/api/auth/api-key/delete", json!({ "keyId": id })).await.assert(200, "OK");
+    on_b.get(me).await.assert(401, "INVALID_API_KEY");
+
+    // A disabled key.
+    let (key, id) = owner.create_key(&["user:read"], None).await;
+    let on_b = b.with_key(&key);
+    warm(&b, &on_b, me).await;
+    owner.post("/api/auth/api-key/update", json!({ "keyId": id, "enabled": false })).await.assert(200, "OK");
+    on_b.get(me).await.assert(401, "INVALID_API_KEY");
+
+    // A key whose scopes were narrowed.
+    let projects = format!("/api/user/organizations/{org}/projects");
+    let (key, id) = owner.create_key(&["user:read", "projects:read"], None).await;
+    let on_b = b.with_key(&key);
+    on_b.get(&projects).await.assert(200, "OK");
+    warm(&b, &on_b, me).await; // the same entry serves every route
+    let narrowed = json!({ "keyId": id, "scopes": ["user:read"] });
+    owner.post("/api/auth/api-key/update", narrowed).await.assert(200, "OK");
+    on_b.get(&projects).await.assert(403, "API_KEY_MISSING_SCOPES");
+
+    // A signed-out session.
+    let (jar, on_b) = session_on(&a, &b, "revoker@example.com").await;
+    warm(&b, &on_b, me).await;
+    jar.post("/api/auth/sign-out", json!({})).await.assert(200, "OK");
+    on_b.get(me).await.assert(401, "INVALID_OR_EXPIRED_TOKEN");
+
+    // Sessions revoked from another session.
+    let (_, on_b) = session_on(&a, &b, "revoker@example.com").await;
+    warm(&b, &on_b, me).await;
+    owner.post("/api/auth/revoke-other-sessions", json!({})).await.assert(200, "OK");
+    on_b.get(me).await.assert(401, "INVALID_OR_EXPIRED_TOKEN");
+
+    // A key pinned to an organization that was deleted.
+    let second = owner.post("/api/user/organizations", json!({ "name": "Doomed Org" })).await;
+    second.assert(201, "OK");
+    let doomed = second.id();
+    let (key, _) = owner.create_key(&["user:read"], Some(&doomed)).await;
+    let on_b = b.with_key(&key);
+    warm(&b, &on_b, me).await;
+    owner.delete(&format!("/api/user/organizations/{doomed}")).await.assert(200, "OK");
+    on_b.get(me).await.assert(401, "INVALID_API_KEY");
+
+    // A deleted account: its session and its key.
+    let (key, _) = owner.create_key(&["user:read"], None).await;
+    let key_on_b = b.with_key(&key);
+    let (jar, session_on_b) = session_on(&a, &b, "revoker@example.com").await;
+    warm(&b, &key_on_b, me).await;
+    warm(&b, &session_on_b, me).await;
+    let gone = jar.request(reqwest::Method::DELETE, me).json(&json!({ "password": PASSWORD }));
+    jar.send(gone).await.assert(200, "OK");
+    key_on_b.get(me).await.assert(401, "INVALID_API_KEY");
+    session_on_b.get(me).await.assert(401, "INVALID_OR_EXPIRED_TOKEN");
+    drop(b);
+}
