@@ -20,6 +20,7 @@ db_tests!(
     batches_run_every_operation,
     members_invitations_and_audit_through_graphql,
     nested_pages_count_every_organization_at_any_offset,
+    a_remembered_document_still_takes_its_own_variables_and_errors,
 );
 
 #[test]
@@ -302,10 +303,12 @@ async fn projects_and_organizations_mutations(app: TestApp) {
 const NESTED: &str = "{ organizations(limit: 30) { items { projects { items { createdBy { email } } } members { items { user { email } } } } } }";
 
 /// Runs the nested query and returns how many SQL statements it cost. The pool's counter also
-/// sees the mail worker's polls, so the least of three runs is the query's own cost.
+/// sees the mail worker's polls, so the least of three runs is the query's own cost. Each run
+/// follows a small query, so the session is in the credential cache and costs nothing.
 async fn statements_for(app: &TestApp, api: &crate::helpers::Api) -> u64 {
     let mut least = u64::MAX;
     for _ in 0..3 {
+        api.gql("{ me { id } }", json!({})).await.gql_data();
         let before = app.state.db.statement_count();
         let r = api.gql(NESTED, json!({})).await;
         r.gql_data();
@@ -565,4 +568,22 @@ async fn nested_pages_count_every_organization_at_any_offset(app: TestApp) {
     r.assert(200, "OK");
     assert_eq!(r.data().as_array().unwrap().len(), 0);
     assert_eq!(r.body["meta"]["total"], 2, "{}", r.text);
+}
+
+/// Parsed documents are remembered by their text (src/graphql/handler.rs): the same text with
+/// other variables answers for those variables, and a document that does not parse keeps
+/// failing the same way.
+async fn a_remembered_document_still_takes_its_own_variables_and_errors(app: TestApp) {
+    let (c, first) = app.user("memo@example.com").await;
+    let second = c.post("/api/user/organizations", json!({ "name": "Memo Two" })).await.id();
+    let q = "query($id: String!) { organization(id: $id) { id } }";
+    for org in [&first, &second, &first] {
+        let r = c.gql(q, json!({ "id": org })).await;
+        assert_eq!(r.gql_data()["organization"]["id"], org.as_str());
+    }
+    for _ in 0..2 {
+        let r = c.gql("{ me { email }", json!({})).await;
+        assert!(r.body["data"].is_null(), "{}", r.text);
+        assert!(!r.body["errors"][0]["message"].as_str().unwrap_or("").is_empty(), "{}", r.text);
+    }
 }
