@@ -11,8 +11,11 @@
 //! - On other instances, an entry lives at most the cache interval counted from *before* its
 //!   lookup started, so from before the database read it holds. A revocation ([`revoked`]) waits
 //!   that interval after its commit before it answers. An entry that missed the revocation was
-//!   read before the commit, so it has expired everywhere by the time anyone learns of the
-//!   revocation; a lookup that starts later reads the committed state. Changes that do not take
+//!   read before the commit, so it has expired everywhere by the time the revocation is
+//!   answered; a lookup that starts later reads the committed state. (Someone who reads the
+//!   committed change some other way within that interval, a key list say, may still see the
+//!   credential work elsewhere until the revocation answers.) The wait is this instance's
+//!   interval, so every instance must run with the same `GATEHOUSE_CREDENTIAL_CACHE_MS`. Changes that do not take
 //!   anything away (a new name, a new organization) reach other instances within the interval.
 //!
 //! Entries are keyed by the credential's SHA-256 digest (the raw token is never kept), hold only

@@ -300,7 +300,15 @@ pub async fn delete(state: &AppState, principal: &Principal, input: DeleteKey) -
     principal.require(&[Scope::ApiKeysDelete])?;
     validate(&input)?;
     let conn = &state.db.conn;
-    let k = find_owned(conn, principal, &input.key_id).await?;
+    let k = match find_owned(conn, principal, &input.key_id).await {
+        Ok(k) => k,
+        Err(e) => {
+            // A retried delete may find the key gone while the first attempt still waits out the
+            // credential cache; it must not answer before the first one could.
+            state.credentials.revoked().await;
+            return Err(e);
+        }
+    };
     let txn = state.db.begin().await?;
     api_key::Entity::delete_by_id(k.id.clone()).exec(&txn).await?;
     audit_pinned(&txn, principal, &k, "api_key.deleted").await?;

@@ -145,10 +145,12 @@ pub async fn revoke(state: &AppState, principal: &Principal, input: RevokeSessio
         .filter(session::Column::UserId.eq(principal.user_id()))
         .exec(&state.db.conn)
         .await?;
+    // Waits even when nothing was deleted: a retried revocation may find the row gone while the
+    // first attempt still waits, and must not answer before the first one could.
+    state.credentials.revoked().await;
     if res.rows_affected == 0 {
         return Err(AppError::not_found("Session"));
     }
-    state.credentials.revoked().await;
     Ok(principal.session_id.as_deref() == Some(input.id.as_str()))
 }
 

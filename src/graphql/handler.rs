@@ -74,8 +74,10 @@ async fn execute(
     mut batch: BatchRequest,
     queries_only: bool,
 ) -> Response {
+    // Documents parsed here for the first time; remembered only if they then run cleanly.
+    let mut fresh: Vec<Option<(String, ExecutableDocument)>> = Vec::new();
     if batch.iter().all(|r| r.query.len() <= MAX_QUERY_BYTES) {
-        batch.iter_mut().take(MAX_BATCH).for_each(parse_once);
+        fresh = batch.iter_mut().take(MAX_BATCH).map(parse_once).collect();
     }
     let requests: Vec<&async_graphql::Request> = batch.iter().collect();
     if requests.is_empty() {
@@ -135,6 +137,11 @@ async fn execute(
         BatchRequest::Batch(rs) => BatchRequest::Batch(rs.into_iter().map(|r| r.data(ctx.clone())).collect()),
     };
     let response: BatchResponse = state.schema.execute_batch(batch).await;
+    let clean: Vec<bool> = match &response {
+        BatchResponse::Single(r) => vec![r.errors.is_empty()],
+        BatchResponse::Batch(rs) => rs.iter().map(|r| r.errors.is_empty()).collect(),
+    };
+    remember(fresh.into_iter().zip(clean).filter(|(_, ok)| *ok).filter_map(|(doc, _)| doc));
     let mut res = axum::Json(label_errors(response)).into_response();
     res.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
     res
@@ -142,36 +149,44 @@ async fn execute(
 
 /// Parsed documents by their text. Clients send the same few documents over and over, and parsing
 /// (pest) cost about 7% of a small query's CPU; a clone of the parsed document is cheaper. The
-/// executor still checks depth, complexity and validity on every request. Documents up to
-/// [`MEMO_QUERY_BYTES`] are kept, at most [`MEMO_ENTRIES`] of them (the memo empties when full);
-/// it is process-wide because a parse depends on the text alone.
+/// executor still checks depth, complexity and validity on every request. Only documents up to
+/// [`MEMO_QUERY_BYTES`] that ran without an error are kept (so their size is bounded by the
+/// depth and complexity limits, and nobody can fill the memo with documents that fail), at most
+/// [`MEMO_ENTRIES`] of them (the memo empties when full). It is process-wide because a parse
+/// depends on the text alone.
 static DOCUMENTS: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<String, ExecutableDocument>>> =
     std::sync::LazyLock::new(Default::default);
-const MEMO_QUERY_BYTES: usize = 8 * 1024;
-const MEMO_ENTRIES: usize = 512;
+const MEMO_QUERY_BYTES: usize = 4 * 1024;
+const MEMO_ENTRIES: usize = 256;
 
 fn documents() -> std::sync::MutexGuard<'static, std::collections::HashMap<String, ExecutableDocument>> {
     DOCUMENTS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Gives `r` its parsed document, from the memo when it is there. A document that does not parse
-/// is left alone: the executor reports its syntax error.
-fn parse_once(r: &mut async_graphql::Request) {
+/// Gives `r` its parsed document, from the memo when it is there. Returns a document parsed here
+/// for the first time (a candidate for the memo). A document that does not parse is left alone:
+/// the executor reports its syntax error.
+fn parse_once(r: &mut async_graphql::Request) -> Option<(String, ExecutableDocument)> {
     if r.query.len() > MEMO_QUERY_BYTES {
-        return;
+        return None;
     }
     let known = documents().get(&r.query).cloned();
     if let Some(doc) = known {
         r.set_parsed_query(doc);
-        return;
+        return None;
     }
-    if let Ok(doc) = r.parsed_query() {
-        let doc = doc.clone();
-        let mut docs = documents();
-        if docs.len() >= MEMO_ENTRIES {
-            docs.clear();
+    let doc = r.parsed_query().ok()?.clone();
+    Some((r.query.clone(), doc))
+}
+
+/// Keeps documents that ran cleanly.
+fn remember(docs: impl Iterator<Item = (String, ExecutableDocument)>) {
+    let mut memo = documents();
+    for (text, doc) in docs {
+        if memo.len() >= MEMO_ENTRIES {
+            memo.clear();
         }
-        docs.insert(r.query.clone(), doc);
+        memo.insert(text, doc);
     }
 }
 
