@@ -116,6 +116,23 @@ async fn revocations_reach_every_instance(a: TestApp) {
     owner.post("/api/auth/revoke-other-sessions", json!({})).await.assert(200, "OK");
     on_b.get(me).await.assert(401, "INVALID_OR_EXPIRED_TOKEN");
 
+    // One session revoked by id from another.
+    let (jar, on_b) = session_on(&a, &b, "revoker@example.com").await;
+    let id = jar.get("/api/auth/get-session").await.data()["session"]["id"].as_str().unwrap().to_string();
+    warm(&b, &on_b, me).await;
+    owner.post("/api/auth/revoke-session", json!({ "id": id })).await.assert(200, "OK");
+    on_b.get(me).await.assert(401, "INVALID_OR_EXPIRED_TOKEN");
+
+    // A password change that signs the other sessions out (then the password goes back).
+    let (_, on_b) = session_on(&a, &b, "revoker@example.com").await;
+    warm(&b, &on_b, me).await;
+    let new = "another-long-passphrase";
+    let change = json!({ "currentPassword": PASSWORD, "newPassword": new, "revokeOtherSessions": true });
+    owner.post("/api/auth/change-password", change).await.assert(200, "OK");
+    on_b.get(me).await.assert(401, "INVALID_OR_EXPIRED_TOKEN");
+    let back = json!({ "currentPassword": new, "newPassword": PASSWORD });
+    owner.post("/api/auth/change-password", back).await.assert(200, "OK");
+
     // A key pinned to an organization that was deleted.
     let second = owner.post("/api/user/organizations", json!({ "name": "Doomed Org" })).await;
     second.assert(201, "OK");
