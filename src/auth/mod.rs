@@ -103,29 +103,45 @@ pub async fn resolve(state: &AppState, headers: &HeaderMap) -> AppResult<Option<
     Ok(None)
 }
 
-async fn resolve_key(state: &AppState, raw: &str) -> AppResult<Resolved> {
-    let key = CredentialCache::key(Kind::ApiKey, raw);
+/// The credential cache's protocol, in one place: a fresh entry answers; otherwise `lookup`
+/// reads the database under a ticket taken before it starts, and a success is kept.
+async fn cached<F, Fut>(state: &AppState, kind: Kind, raw: &str, lookup: F) -> AppResult<Resolved>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = AppResult<Resolved>>,
+{
+    let key = CredentialCache::key(kind, raw);
     if let Some(principal) = state.credentials.get(&key) {
         return Ok(Resolved { principal, refreshed_cookie: None });
     }
     let ticket = state.credentials.ticket();
-    let principal = api_keys::authenticate(&state.db.conn, raw).await?;
-    state.credentials.put(ticket, key, &principal);
-    Ok(Resolved { principal, refreshed_cookie: None })
+    let resolved = lookup().await?;
+    state.credentials.put(ticket, key, &resolved.principal);
+    Ok(resolved)
+}
+
+async fn resolve_key(state: &AppState, raw: &str) -> AppResult<Resolved> {
+    cached(state, Kind::ApiKey, raw, || async {
+        let principal = api_keys::authenticate(&state.db.conn, raw).await?;
+        Ok(Resolved { principal, refreshed_cookie: None })
+    })
+    .await
+}
+
+fn invalid_session() -> AppError {
+    AppError::new(Code::InvalidOrExpiredToken, "Invalid or expired session")
 }
 
 async fn resolve_session(state: &AppState, token: &str) -> AppResult<Resolved> {
-    let invalid = || AppError::new(Code::InvalidOrExpiredToken, "Invalid or expired session");
     if token.is_empty() || token.len() > 256 {
-        return Err(invalid());
+        return Err(invalid_session());
     }
-    let key = CredentialCache::key(Kind::Session, token);
-    if let Some(principal) = state.credentials.get(&key) {
-        return Ok(Resolved { principal, refreshed_cookie: None });
-    }
-    let ticket = state.credentials.ticket();
-    let conn = &state.db.conn;
-    let (session, u, organization_count, refreshed) = sessions::find_live(conn, token).await?.ok_or_else(invalid)?;
+    cached(state, Kind::Session, token, || read_session(state, token)).await
+}
+
+async fn read_session(state: &AppState, token: &str) -> AppResult<Resolved> {
+    let (session, u, organization_count, refreshed) =
+        sessions::find_live(&state.db.conn, token).await?.ok_or_else(invalid_session)?;
     if !u.is_active {
         return Err(AppError::new(Code::UserNotActive, "This account is deactivated"));
     }
@@ -144,6 +160,5 @@ async fn resolve_session(state: &AppState, token: &str) -> AppResult<Resolved> {
         organization_count,
         credential_expires_at: Some(session.expires_at.min(session.absolute_expires_at)),
     };
-    state.credentials.put(ticket, key, &principal);
     Ok(Resolved { principal, refreshed_cookie })
 }

@@ -59,13 +59,16 @@ async fn a_repeated_credential_costs_no_read_and_local_writes_show_at_once(app: 
     c.post("/api/user/organizations", json!({ "name": "Second Org" })).await.assert(201, "OK");
     assert_eq!(pat.get("/api/user/me").await.data()["organizationCount"], 2);
 
-    // A bad credential is never cached: it is read, and refused, every time.
+    // A bad credential is never cached: it is read, and refused, every time (each of three tries
+    // costs a statement, which the mail worker's polls alone could not explain three times).
     let bad = app.with_key(&format!("ba_{}", "x".repeat(48)));
-    for _ in 0..2 {
+    let mut least = u64::MAX;
+    for _ in 0..3 {
         let before = app.state.db.statement_count();
         bad.get("/api/user/me").await.assert(401, "INVALID_API_KEY");
-        assert!(app.state.db.statement_count() > before);
+        least = least.min(app.state.db.statement_count() - before);
     }
+    assert!(least >= 1, "a refused key is looked up every time");
 
     // With the cache off, every request reads its credential.
     let mut off = std::collections::HashMap::new();
