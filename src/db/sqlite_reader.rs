@@ -19,10 +19,10 @@
 //!   expression has no declared type and keeps SQLite's storage class. Hence the convention that
 //!   integer fields of entities are `i64`, never `i32`.
 //!
-//! Results are looked up by column name (`ProxyRow` is a name-sorted map): read multi-column rows
-//! by name, not by index.
+//! A result's column names are made once and shared by its rows (`ProxyRow::from_columns`, which
+//! the vendored sea-orm adds: vendor/sea-orm/PATCHED.md); values keep the statement's column
+//! order, so a row reads by name or by index as it does from sqlx.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -150,16 +150,16 @@ fn run(conn: &Connection, stmt: &Statement, first_only: bool) -> rusqlite::Resul
             }
         }
     }
-    let columns: Vec<(String, Kind)> =
-        st.columns().iter().map(|c| (c.name().to_string(), kind(c.decl_type()))).collect();
+    let names: Arc<[String]> = st.column_names().into_iter().map(str::to_string).collect();
+    let kinds: Vec<Kind> = st.columns().iter().map(|c| kind(c.decl_type())).collect();
     let mut out = Vec::new();
     let mut rows = st.raw_query();
     while let Some(row) = rows.next()? {
-        let mut values = BTreeMap::new();
-        for (i, (name, kind)) in columns.iter().enumerate() {
-            values.insert(name.clone(), value(row.get_ref(i)?, *kind, i)?);
+        let mut values = Vec::with_capacity(kinds.len());
+        for (i, kind) in kinds.iter().enumerate() {
+            values.push(value(row.get_ref(i)?, *kind, i)?);
         }
-        out.push(QueryResult::from(ProxyRow::new(values)));
+        out.push(QueryResult::from(ProxyRow::from_columns(names.clone(), values)));
         if first_only {
             break;
         }

@@ -91,30 +91,105 @@ impl From<ExecResult> for ProxyExecResult {
     }
 }
 
-/// Defines the structure of a Row for the [ProxyDatabase]
-/// which is just a [BTreeMap]<[String], [Value]>
+/// Defines the structure of a Row for the [ProxyDatabase]: its column names (shared by every
+/// row of one result) and its values, in column order.
 #[derive(Clone, Debug, Default)]
 pub struct ProxyRow {
     /// The values of the single row
-    pub values: BTreeMap<String, Value>,
+    pub values: ProxyValues,
+}
+
+/// The columns and values of a [ProxyRow]. Built from `(name, value)` pairs (`collect()`), or
+/// from names shared by every row of a result and each row's values
+/// ([`ProxyRow::from_columns`]), which costs no name copy and no map per row. A name is looked
+/// up by a scan (rows have a few dozen columns at most); the first column of a name wins.
+#[derive(Debug, Default)]
+pub struct ProxyValues {
+    columns: std::sync::Arc<[String]>,
+    values: Vec<Value>,
+    /// Where the last name was found: a model reads its fields in column order, often twice
+    /// each, so the next name is usually there or one further.
+    hint: std::sync::atomic::AtomicUsize,
+}
+
+impl Clone for ProxyValues {
+    fn clone(&self) -> Self {
+        Self {
+            columns: self.columns.clone(),
+            values: self.values.clone(),
+            hint: Default::default(),
+        }
+    }
+}
+
+impl ProxyValues {
+    /// The value of the column named `name`.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let hint = self.hint.load(Relaxed);
+        let found = [hint, hint + 1]
+            .into_iter()
+            .find(|&i| self.columns.get(i).is_some_and(|c| c == name))
+            .or_else(|| self.columns.iter().position(|c| c == name))?;
+        self.hint.store(found, Relaxed);
+        self.values.get(found)
+    }
+
+    /// The column names and values, in column order.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Value)> {
+        self.columns.iter().zip(self.values.iter())
+    }
+}
+
+impl FromIterator<(String, Value)> for ProxyValues {
+    fn from_iter<T: IntoIterator<Item = (String, Value)>>(iter: T) -> Self {
+        let (columns, values): (Vec<String>, Vec<Value>) = iter.into_iter().unzip();
+        Self {
+            columns: columns.into(),
+            values,
+            hint: Default::default(),
+        }
+    }
+}
+
+impl IntoIterator for ProxyValues {
+    type Item = (String, Value);
+    type IntoIter = std::iter::Zip<std::vec::IntoIter<String>, std::vec::IntoIter<Value>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.columns.to_vec().into_iter().zip(self.values)
+    }
 }
 
 impl ProxyRow {
     /// Create a new [ProxyRow] from a [BTreeMap]<[String], [Value]>
     pub fn new(values: BTreeMap<String, Value>) -> Self {
-        Self { values }
+        Self {
+            values: values.into_iter().collect(),
+        }
+    }
+
+    /// A row of the result whose column names are `columns`: `values` in the same order.
+    pub fn from_columns(columns: std::sync::Arc<[String]>, values: Vec<Value>) -> Self {
+        debug_assert_eq!(columns.len(), values.len());
+        Self {
+            values: ProxyValues {
+                columns,
+                values,
+                hint: Default::default(),
+            },
+        }
     }
 }
 
 impl From<BTreeMap<String, Value>> for ProxyRow {
     fn from(values: BTreeMap<String, Value>) -> Self {
-        Self { values }
+        Self::new(values)
     }
 }
 
 impl From<ProxyRow> for BTreeMap<String, Value> {
     fn from(row: ProxyRow) -> Self {
-        row.values
+        row.values.into_iter().collect()
     }
 }
 
@@ -152,9 +227,7 @@ pub fn from_query_result_to_proxy_row(result: &QueryResult) -> ProxyRow {
         #[cfg(feature = "sqlx-sqlite")]
         QueryResultRow::SqlxSqlite(row) => crate::from_sqlx_sqlite_row_to_proxy_row(row),
         #[cfg(feature = "mock")]
-        QueryResultRow::Mock(row) => ProxyRow {
-            values: row.values.clone(),
-        },
+        QueryResultRow::Mock(row) => ProxyRow::new(row.values.clone()),
         QueryResultRow::Proxy(row) => row.to_owned(),
     }
 }
@@ -174,15 +247,25 @@ impl ProxyRow {
             )
             .map_err(type_err)
         } else if let Some(index) = index.as_usize() {
-            let (_, value) = self
+            let value = self
                 .values
-                .iter()
-                .nth(*index)
+                .values
+                .get(*index)
                 .ok_or_else(|| query_err(format!("Column at index {index} not found")))?;
             T::try_from(value.clone()).map_err(type_err)
         } else {
             unreachable!("Missing ColIdx implementation for ProxyRow");
         }
+    }
+
+    /// Whether the column `index` (a name or a position) holds NULL; `false` when there is none.
+    pub fn is_null<I: crate::ColIdx>(&self, index: I) -> bool {
+        let value = match (index.as_str(), index.as_usize()) {
+            (Some(name), _) => self.values.get(name),
+            (None, Some(i)) => self.values.values.get(*i),
+            (None, None) => None,
+        };
+        value.is_some_and(|v| *v == v.as_null())
     }
 
     /// An iterator over the keys and values of a proxy row

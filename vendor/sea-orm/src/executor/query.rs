@@ -72,6 +72,13 @@ pub trait TryGetable: Sized {
     fn try_get_by_index(res: &QueryResult, index: usize) -> Result<Self, TryGetError> {
         Self::try_get_by(res, index)
     }
+
+    /// What a NULL column decodes to, if it decodes at all: `Some(None)` for an `Option`, `None`
+    /// (an error) for the rest. Patched in (PATCHED.md) for the proxy-row NULL shortcut.
+    #[doc(hidden)]
+    fn from_null() -> Option<Self> {
+        None
+    }
 }
 
 impl From<TryGetError> for DbErr {
@@ -305,6 +312,14 @@ impl Debug for QueryResultRow {
 
 impl<T: TryGetable> TryGetable for Option<T> {
     fn try_get_by<I: ColIdx>(res: &QueryResult, index: I) -> Result<Self, TryGetError> {
+        // Patched (PATCHED.md): a proxy row's NULL is known without building two error messages.
+        #[cfg(feature = "proxy")]
+        if let QueryResultRow::Proxy(row) = &res.row {
+            if row.is_null(index) {
+                // `None`, or `Some(None)` for an `Option<Option<_>>` as the entity derive reads.
+                return Ok(T::from_null());
+            }
+        }
         match T::try_get_by(res, index) {
             Ok(v) => Ok(Some(v)),
             Err(TryGetError::Null(_)) => Ok(None),
@@ -320,6 +335,10 @@ impl<T: TryGetable> TryGetable for Option<T> {
             }
             Err(e) => Err(e),
         }
+    }
+
+    fn from_null() -> Option<Self> {
+        Some(None)
     }
 }
 
