@@ -115,8 +115,8 @@ where
         return Ok(Resolved { principal, refreshed_cookie: None });
     }
     let ticket = state.credentials.ticket();
-    let resolved = lookup().await?;
-    state.credentials.put(ticket, key, &resolved.principal);
+    let mut resolved = lookup().await?;
+    state.credentials.put(ticket, key, &mut resolved.principal);
     Ok(resolved)
 }
 
@@ -159,6 +159,7 @@ async fn read_session(state: &AppState, token: &str) -> AppResult<Resolved> {
         client: Default::default(),
         organization_count,
         credential_expires_at: Some(session.expires_at.min(session.absolute_expires_at)),
+        standing: Default::default(),
     };
     Ok(Resolved { principal, refreshed_cookie })
 }

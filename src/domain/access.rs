@@ -216,6 +216,8 @@ pub struct Principal {
     pub organization_count: u64,
     /// When the credential stops working (a key's expiry, a session's current expiry).
     pub credential_expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Tenant checks remembered with a cached credential ([`tenant_for_read`]).
+    pub standing: crate::auth::cache::Standing,
 }
 
 impl Principal {
@@ -319,13 +321,44 @@ pub async fn lock_organizations(conn: &impl ConnectionTrait, org_ids: &[String])
 
 /// Checks the path's organization: a ULID (else `TENANT_CONTEXT_MISSING`), within the PAT's pin
 /// (else `FORBIDDEN`), the caller a member (else `FORBIDDEN`, also when it does not exist), and
-/// the role holding `permission` (else `INSUFFICIENT_PERMISSIONS`).
+/// the role holding `permission` (else `INSUFFICIENT_PERMISSIONS`). Reads the membership on
+/// `conn` every time: the check for a change, inside its transaction.
 pub async fn tenant(
     conn: &impl ConnectionTrait,
     principal: &Principal,
     org_id: &str,
     permission: Permission,
 ) -> AppResult<Tenant> {
+    let t = member_of(conn, principal, org_id).await?;
+    t.require(permission)?;
+    Ok(t)
+}
+
+/// [`tenant`] for reads outside a transaction: a membership checked for the same cached
+/// credential shortly before may answer instead of the database (`Principal::standing`; the
+/// rules that keep a removal or demotion effective on the next request, on every instance, are
+/// in src/auth/cache.rs).
+pub async fn tenant_for_read(
+    conn: &impl ConnectionTrait,
+    principal: &Principal,
+    org_id: &str,
+    permission: Permission,
+) -> AppResult<Tenant> {
+    let t = match principal.standing.get(org_id) {
+        Some(t) if principal.pinned_org.as_ref().is_none_or(|pin| pin == org_id) => t,
+        _ => {
+            let ticket = principal.standing.ticket();
+            let t = member_of(conn, principal, org_id).await?;
+            principal.standing.put(ticket, &t);
+            t
+        }
+    };
+    t.require(permission)?;
+    Ok(t)
+}
+
+/// The caller's membership in the path's organization (the checks of [`tenant`] but the role).
+async fn member_of(conn: &impl ConnectionTrait, principal: &Principal, org_id: &str) -> AppResult<Tenant> {
     if !is_ulid(org_id) {
         return Err(AppError::new(
             Code::TenantContextMissing,
@@ -343,7 +376,5 @@ pub async fn tenant(
         .one(conn)
         .await?
         .ok_or_else(|| AppError::forbidden("You are not a member of this organization"))?;
-    let t = Tenant::from_membership(&m)?;
-    t.require(permission)?;
-    Ok(t)
+    Tenant::from_membership(&m)
 }

@@ -363,6 +363,7 @@ pub async fn authenticate(conn: &impl ConnectionTrait, raw: &str) -> AppResult<P
         client: Default::default(),
         organization_count,
         credential_expires_at: k.expires_at,
+        standing: Default::default(),
     })
 }
 

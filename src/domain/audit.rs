@@ -166,7 +166,7 @@ pub async fn list(
     filter: AuditFilter,
     page: PageParams,
 ) -> AppResult<Page<AuditEventView>> {
-    let tenant = access::tenant(&state.db.conn, principal, org_id, Permission::ManageSecurity).await?;
+    let tenant = access::tenant_for_read(&state.db.conn, principal, org_id, Permission::ManageSecurity).await?;
     let conn = &state.db.conn;
     let total = of_org(tenant.org_id(), &filter).count(conn).await?;
     let rows = of_org(tenant.org_id(), &filter)
@@ -189,7 +189,7 @@ pub async fn export(
     org_id: &str,
     filter: AuditFilter,
 ) -> AppResult<Vec<AuditEventView>> {
-    let tenant = access::tenant(&state.db.conn, principal, org_id, Permission::ManageSecurity).await?;
+    let tenant = access::tenant_for_read(&state.db.conn, principal, org_id, Permission::ManageSecurity).await?;
     let rows = of_org(tenant.org_id(), &filter)
         .order_by_desc(audit_event::Column::CreatedAt)
         .order_by_desc(audit_event::Column::Id)

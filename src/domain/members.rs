@@ -73,7 +73,7 @@ pub async fn list(
     org_id: &str,
     page: PageParams,
 ) -> AppResult<Page<MemberView>> {
-    let tenant = access::tenant(&state.db.conn, principal, org_id, Permission::OrganizationRead).await?;
+    let tenant = access::tenant_for_read(&state.db.conn, principal, org_id, Permission::OrganizationRead).await?;
     let conn = &state.db.conn;
     let total = of_org(tenant.org_id()).count(conn).await?;
     let rows = of_org(tenant.org_id())
@@ -137,7 +137,7 @@ impl MyMembership {
 
 /// `GET {org}/my-membership`.
 pub async fn my_membership(state: &AppState, principal: &Principal, org_id: &str) -> AppResult<MyMembership> {
-    let tenant = access::tenant(&state.db.conn, principal, org_id, Permission::OrganizationRead).await?;
+    let tenant = access::tenant_for_read(&state.db.conn, principal, org_id, Permission::OrganizationRead).await?;
     Ok(MyMembership::of(&tenant))
 }
 
@@ -195,6 +195,10 @@ pub async fn change_role(
     audit::record(&txn, tenant.org_id(), principal, "member.role_changed", Target("member", &m.id), meta).await?;
     let view = views(&txn, vec![m]).await?.pop().ok_or_else(|| AppError::not_found("Member"))?;
     txn.commit().await?;
+    if role != current {
+        // Other instances may hold the member's old standing with a cached credential.
+        state.credentials.revoked().await;
+    }
     Ok(view)
 }
 
@@ -205,7 +209,16 @@ pub async fn remove(state: &AppState, principal: &Principal, org_id: &str, membe
     let txn = state.db.begin().await?;
     let tenant = access::tenant(&txn, principal, org_id, Permission::OrganizationRead).await?;
     access::lock_organizations(&txn, &[tenant.org_id().to_string()]).await?;
-    let m = find_in(&txn, &tenant, member_id).await?;
+    let m = match find_in(&txn, &tenant, member_id).await {
+        Err(e) if e.code == Code::NotFound => {
+            // A retried removal may find the row gone while the first attempt still waits (below),
+            // and must not answer before the first one could.
+            drop(txn);
+            state.credentials.revoked().await;
+            return Err(e);
+        }
+        found => found?,
+    };
     let leaving = m.user_id == principal.user_id();
     if !leaving {
         tenant.require(Permission::ManageMembers)?;
@@ -228,5 +241,6 @@ pub async fn remove(state: &AppState, principal: &Principal, org_id: &str, membe
     )
     .await?;
     txn.commit().await?;
+    state.credentials.revoked().await; // the member's standing, cached with a credential elsewhere
     Ok(m.id)
 }

@@ -294,7 +294,7 @@ async fn row(conn: &impl ConnectionTrait, tenant: &Tenant) -> AppResult<organiza
 
 /// `GET {org}`.
 pub async fn get(state: &AppState, principal: &Principal, org_id: &str) -> AppResult<OrganizationView> {
-    let tenant = access::tenant(&state.db.conn, principal, org_id, Permission::OrganizationRead).await?;
+    let tenant = access::tenant_for_read(&state.db.conn, principal, org_id, Permission::OrganizationRead).await?;
     let org = row(&state.db.conn, &tenant).await?;
     Ok(views(&state.db.conn, vec![(org, tenant)]).await?.pop().expect("one view"))
 }

@@ -267,7 +267,7 @@ pub async fn list(
     page: PageParams,
 ) -> AppResult<Page<ProjectView>> {
     principal.require(&[Scope::ProjectsRead])?;
-    let tenant = access::tenant(&state.db.conn, principal, org_id, Permission::OrganizationRead).await?;
+    let tenant = access::tenant_for_read(&state.db.conn, principal, org_id, Permission::OrganizationRead).await?;
     list_in(&state.db.conn, &tenant, &filter, page).await
 }
 
@@ -432,7 +432,7 @@ async fn find_in(conn: &impl ConnectionTrait, tenant: &Tenant, id: &str) -> AppR
 /// `GET {org}/projects/{id}`.
 pub async fn get(state: &AppState, principal: &Principal, org_id: &str, id: &str) -> AppResult<ProjectView> {
     principal.require(&[Scope::ProjectsRead])?;
-    let tenant = access::tenant(&state.db.conn, principal, org_id, Permission::OrganizationRead).await?;
+    let tenant = access::tenant_for_read(&state.db.conn, principal, org_id, Permission::OrganizationRead).await?;
     let p = find_in(&state.db.conn, &tenant, id).await?;
     Ok(views(&state.db.conn, vec![p]).await?.pop().expect("one view"))
 }

@@ -1,7 +1,8 @@
 //! The credential cache (src/auth/cache.rs): a credential used again within the cache interval
 //! costs no database read, a write on this instance is seen by the very next request, and a
 //! revocation on one instance fails the credential on the very next request to any other
-//! instance (two replicas on one database), whichever way it was revoked.
+//! instance (two replicas on one database), whichever way it was revoked. The same holds for a
+//! member's standing in an organization, remembered with the credential.
 
 use serde_json::json;
 
@@ -59,6 +60,15 @@ async fn a_repeated_credential_costs_no_read_and_local_writes_show_at_once(app: 
     c.post("/api/user/organizations", json!({ "name": "Second Org" })).await.assert(201, "OK");
     assert_eq!(pat.get("/api/user/me").await.data()["organizationCount"], 2);
 
+    // The tenant check rides along: a repeated project list reads only its page.
+    let (lister_owner, org) = app.user("tenant-memo@example.com").await;
+    let projects = format!("/api/user/organizations/{org}/projects");
+    lister_owner.post(&projects, json!({ "name": "Listed" })).await.assert(201, "OK");
+    let (lister_key, _) = lister_owner.create_key(&["projects:read"], None).await;
+    let lister = app.with_key(&lister_key);
+    lister.get(&projects).await.assert(200, "OK");
+    assert_eq!(statements_per_get(&app, &lister, &projects).await, 1, "the page, not the membership");
+
     // A bad credential is never cached: it is read, and refused, every time (each of three tries
     // costs a statement, which the mail worker's polls alone could not explain three times).
     let bad = app.with_key(&format!("ba_{}", "x".repeat(48)));
@@ -76,6 +86,7 @@ async fn a_repeated_credential_costs_no_read_and_local_writes_show_at_once(app: 
     let uncached = TestApp::spawn_with(app.backend, Some(app.database_url.clone()), off).await;
     let pat_there = uncached.with_key(&key);
     assert!(statements_per_get(&uncached, &pat_there, "/api/user/me").await >= 1);
+    assert!(statements_per_get(&uncached, &uncached.with_key(&lister_key), &projects).await >= 3);
 }
 
 async fn revocations_reach_every_instance(a: TestApp) {
@@ -106,6 +117,21 @@ async fn revocations_reach_every_instance(a: TestApp) {
     let narrowed = json!({ "keyId": id, "scopes": ["user:read"] });
     owner.post("/api/auth/api-key/update", narrowed).await.assert(200, "OK");
     on_b.get(&projects).await.assert(403, "API_KEY_MISSING_SCOPES");
+
+    // A member demoted, then removed, on A: the standing B remembered with the member's
+    // credential is refused on B's next request.
+    owner.post(&projects, json!({ "name": "Shared" })).await.assert(201, "OK");
+    let audit = format!("/api/user/organizations/{org}/audit-logs");
+    let (_, member_id) = a.join(&owner, &org, "member@example.com", "owner").await;
+    let (_, member_on_b) = session_on(&a, &b, "member@example.com").await;
+    member_on_b.get(&audit).await.assert(200, "OK");
+    assert_eq!(statements_per_get(&b, &member_on_b, &projects).await, 1, "B remembers the standing");
+    let member = format!("/api/user/organizations/{org}/members/{member_id}");
+    owner.put(&format!("{member}/role"), json!({ "role": "member" })).await.assert(200, "OK");
+    member_on_b.get(&audit).await.assert(403, "INSUFFICIENT_PERMISSIONS");
+    assert_eq!(statements_per_get(&b, &member_on_b, &projects).await, 1, "B remembers the new standing");
+    owner.delete(&member).await.assert(200, "OK");
+    member_on_b.get(&projects).await.assert(403, "FORBIDDEN");
 
     // A signed-out session.
     let (jar, on_b) = session_on(&a, &b, "revoker@example.com").await;
