@@ -44,8 +44,30 @@ impl From<DateTime<Utc>> for Timestamp {
 }
 
 impl Serialize for Timestamp {
+    /// Years 0-9999 are written on the stack (every page has a few timestamps per item); the
+    /// rest, and leap seconds, through chrono. The same text either way.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_rfc3339())
+        use chrono::{Datelike, Timelike};
+        let t = self.0;
+        let millis = t.timestamp_subsec_millis();
+        if !(0..=9999).contains(&t.year()) || millis >= 1000 {
+            return s.serialize_str(&self.to_rfc3339());
+        }
+        let mut b = *b"0000-00-00T00:00:00.000Z";
+        let mut put = |at: usize, width: usize, mut n: u32| {
+            for i in (at..at + width).rev() {
+                b[i] = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+        };
+        put(0, 4, t.year() as u32);
+        put(5, 2, t.month());
+        put(8, 2, t.day());
+        put(11, 2, t.hour());
+        put(14, 2, t.minute());
+        put(17, 2, t.second());
+        put(20, 3, millis);
+        s.serialize_str(std::str::from_utf8(&b).map_err(serde::ser::Error::custom)?)
     }
 }
 
@@ -372,4 +394,30 @@ where
         .all(conn)
         .await?;
     Ok(rows.into_iter().map(|r| (r.key, r.n as u64)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Timestamp;
+    use chrono::{DateTime, TimeDelta, Utc};
+
+    #[test]
+    fn timestamps_serialize_as_chrono_writes_them() {
+        let base = DateTime::parse_from_rfc3339("2026-04-05T10:00:00.000Z").unwrap().with_timezone(&Utc);
+        let cases = [
+            base,
+            base + TimeDelta::nanoseconds(999_999_999),
+            base + TimeDelta::nanoseconds(1_500_000),
+            DateTime::parse_from_rfc3339("0001-01-01T00:00:00Z").unwrap().with_timezone(&Utc),
+            DateTime::parse_from_rfc3339("9999-12-31T23:59:59.999Z").unwrap().with_timezone(&Utc),
+            DateTime::from_timestamp(253_402_300_800, 0).unwrap(), // 10000-01-01
+            DateTime::from_timestamp(-62_198_755_200, 0).unwrap(), // year -1
+            DateTime::from_timestamp(1_483_228_799, 1_500_000_000).unwrap(), // a leap second
+        ];
+        for t in cases {
+            let json = serde_json::to_string(&Timestamp(t)).unwrap();
+            assert_eq!(json, format!("\"{}\"", t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
+        }
+        assert_eq!(serde_json::to_string(&Timestamp(base)).unwrap(), "\"2026-04-05T10:00:00.000Z\"");
+    }
 }
