@@ -23,8 +23,8 @@
 //! generation from before the read; at most the entry's interval, counted from before the
 //! credential's own read). Removing a member and changing a role call [`revoked`] too, so a
 //! member removed or demoted on one instance is refused on the next request to any instance.
-//! Only reads outside a transaction use it (`access::tenant_for_read`); a change checks the
-//! tenant again inside its transaction.
+//! Only reads outside a transaction use it (`access::tenant_for_read`); a change reads the
+//! membership again (`access::tenant`).
 //!
 //! Entries are keyed by the credential's SHA-256 digest (the raw token is never kept), hold only
 //! successful resolutions (a bad credential is read every time and answered 401), and stop at the

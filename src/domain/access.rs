@@ -345,6 +345,7 @@ pub async fn tenant_for_read(
     permission: Permission,
 ) -> AppResult<Tenant> {
     let t = match principal.standing.get(org_id) {
+        // The pin was checked before the standing was kept; checked again as it costs nothing.
         Some(t) if principal.pinned_org.as_ref().is_none_or(|pin| pin == org_id) => t,
         _ => {
             let ticket = principal.standing.ticket();

@@ -123,7 +123,7 @@ pub async fn list(
     page: PageParams,
 ) -> AppResult<Page<InviteView>> {
     let conn = &state.db.conn;
-    let tenant = access::tenant(conn, principal, org_id, Permission::ManageMembers).await?;
+    let tenant = access::tenant_for_read(conn, principal, org_id, Permission::ManageMembers).await?;
     let t = now();
     let total = with_status(of_org(tenant.org_id()), status, t).count(conn).await?;
     let rows = with_status(of_org(tenant.org_id()), status, t)

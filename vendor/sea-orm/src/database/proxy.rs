@@ -265,7 +265,7 @@ impl ProxyRow {
             (None, Some(i)) => self.values.values.get(*i),
             (None, None) => None,
         };
-        value.is_some_and(|v| *v == v.as_null())
+        value.is_some_and(|v| !v.is_some())
     }
 
     /// An iterator over the keys and values of a proxy row
