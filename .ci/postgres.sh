@@ -1,6 +1,8 @@
 # Sourced by .ci/run and bench/run.sh: start_postgres starts a private PostgreSQL 15 as a non-root
 # user on a free port below the ephemeral range and a fresh data directory, and exports
-# PG_ADMIN_URL; stop_postgres stops it. Needs PostgreSQL's server binaries (PG_BIN).
+# PG_ADMIN_URL; stop_postgres stops it and deletes that directory (a test run leaves a gigabyte
+# or more of databases and WAL behind, and a full disk makes the linker die with SIGBUS).
+# Needs PostgreSQL's server binaries (PG_BIN).
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_USER=${PG_USER:-postgres}
@@ -29,5 +31,7 @@ for p in range(15432, 15532):
 }
 
 stop_postgres() {
-  [ -n "${PG_WORK:-}" ] && _as_pg "$PG_BIN/pg_ctl" -D "$PG_WORK/data" -m fast -w stop >/dev/null 2>&1 || true
+  [ -n "${PG_WORK:-}" ] || return 0
+  _as_pg "$PG_BIN/pg_ctl" -D "$PG_WORK/data" -m fast -w stop >/dev/null 2>&1 || true
+  rm -rf "$PG_WORK"
 }

@@ -23,7 +23,7 @@ GATEHOUSE_ADDR=127.0.0.1:$port GATEHOUSE_BASE_URL=$base GATEHOUSE_RATE_LIMIT=off
   DATABASE_URL="sqlite://$work/fuzz.db?mode=rwc" GATEHOUSE_MAIL_URL="file://$work/outbox" \
   "$bin" serve > "$work/server.log" 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true' EXIT
+trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 100); do curl -fs "$base/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
 
 # A user with a session and a PAT holding every scope.

@@ -56,13 +56,14 @@ const ALL_SCOPES: &str = r#"["user:read","user:write","projects:read","projects:
 struct Server {
     child: Child,
     base: String,
-    _dir: PathBuf,
+    dir: PathBuf,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir); // the outbox: runs must not fill the disk
     }
 }
 
@@ -110,7 +111,7 @@ async fn start(bin: &PathBuf, database_url: &str) -> Server {
     let client = reqwest::Client::new();
     for _ in 0..300 {
         if client.get(format!("{base}/readyz")).send().await.map(|r| r.status().is_success()).unwrap_or(false) {
-            return Server { child, base, _dir: dir };
+            return Server { child, base, dir };
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -461,6 +462,7 @@ async fn main() {
         std::fs::create_dir_all(&dir).unwrap();
         let url = format!("sqlite://{}?mode=rwc", dir.join("bench.db").display());
         sections.push(("SQLite".into(), run_target("SQLite", &url, &args).await));
+        let _ = std::fs::remove_dir_all(&dir);
     }
     if let Some(admin) = &args.postgres {
         let name = format!("gh_bench_{}", ulid::Ulid::new().to_string().to_lowercase());
