@@ -6,7 +6,7 @@
 
 import { chromium } from 'playwright-core';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { createServer } from 'node:net';
@@ -324,6 +324,8 @@ async function main() {
   } finally {
     await browser.close();
     gh.child.kill('SIGTERM');
+    await new Promise((r) => (gh.child.exitCode !== null ? r() : gh.child.once('exit', r)));
+    rmSync(gh.dir, { recursive: true, force: true }); // database and outbox; screenshots stay in target/browser
   }
   if (failed) {
     console.log(`${failed} browser check(s) failed`);
