@@ -320,6 +320,53 @@ pub fn statement(backend: DbBackend, sql: &str, values: Vec<sea_orm::Value>) -> 
     Statement::from_sql_and_values(backend, sql, values)
 }
 
+/// The SQL text of a hot statement, rendered by sea-query once per backend and *shape* (which
+/// optional clauses it has) instead of on every request: building a select of a whole entity
+/// with a join and a subquery cost as much CPU as running it (bench/README.md).
+///
+/// The caller hands over the values in placeholder order together with a closure that builds
+/// the statement the ordinary way. Debug builds (every test run, on both engines) build it every
+/// time and assert that the cached text and the caller's values are exactly what sea-query
+/// produces, so the two cannot drift apart unnoticed.
+pub struct SqlByShape(std::sync::RwLock<Vec<(DbBackend, u32, Arc<str>)>>);
+
+impl SqlByShape {
+    pub const fn new() -> Self {
+        SqlByShape(std::sync::RwLock::new(Vec::new()))
+    }
+
+    pub fn statement(
+        &self,
+        backend: DbBackend,
+        shape: u32,
+        values: Vec<sea_orm::Value>,
+        build: impl FnOnce() -> Statement,
+    ) -> Statement {
+        let cached = self.0.read().ok().and_then(|v| {
+            v.iter().find(|(b, s, _)| *b == backend && *s == shape).map(|(_, _, sql)| sql.clone())
+        });
+        if cfg!(debug_assertions) || cached.is_none() {
+            let built = build();
+            let built_values = built.values.as_ref().map(|v| v.0.as_slice()).unwrap_or_default();
+            let agrees = built_values == values.as_slice();
+            debug_assert!(agrees, "values of shape {shape}: sea-query {built_values:?}, given {values:?}");
+            match cached {
+                Some(sql) => debug_assert_eq!(&*sql, built.sql, "SQL of shape {shape} changed"),
+                // A release build never caches text whose values it could bind wrongly.
+                None if agrees => {
+                    if let Ok(mut v) = self.0.write() {
+                        v.push((backend, shape, built.sql.as_str().into()));
+                    }
+                }
+                None => {}
+            }
+            return built;
+        }
+        let sql = cached.expect("checked above");
+        Statement::from_sql_and_values(backend, sql.to_string(), values)
+    }
+}
+
 /// The file of a `sqlite:` URL; `None` for an in-memory database.
 fn sqlite_path(url: &str) -> Option<&str> {
     let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");

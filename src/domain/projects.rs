@@ -184,18 +184,32 @@ fn filter_in(mut q: sea_orm::Select<project::Entity>, filter: &ProjectFilter) ->
     if let Some(s) = filter.status {
         q = q.filter(project::Column::Status.eq(s.as_str()));
     }
-    if let Some(text) = filter.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        let pattern = LikeExpr::new(format!("%{escaped}%")).escape('\\');
+    if let Some(pattern) = like_pattern(filter) {
+        let pattern = LikeExpr::new(pattern).escape('\\');
         q = q.filter(Condition::all().add(Func::lower(Expr::col(project::Column::Name)).like(pattern)));
     }
     q
 }
 
+/// The `LIKE` pattern of a name search (`q`), escaped; `None` for no search.
+fn like_pattern(filter: &ProjectFilter) -> Option<String> {
+    let text = filter.q.as_deref().map(str::trim).filter(|t| !t.is_empty())?;
+    let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    Some(format!("%{escaped}%"))
+}
+
+/// The values [`filter_in`] binds, in its order.
+fn filter_values(org_id: &str, filter: &ProjectFilter) -> impl Iterator<Item = sea_orm::Value> {
+    [Some(org_id.into()), filter.status.map(|s| s.as_str().into()), like_pattern(filter).map(Into::into)]
+        .into_iter()
+        .flatten()
+}
+
 /// The projects of one checked tenant: the page, its total and each creator's name (a left
 /// join) in one statement; a second only for a page past the end. The total is an uncorrelated
 /// scalar subquery, computed once from the index; `COUNT(*) OVER ()` cost twice as much on
-/// SQLite, which materializes and sorts the window.
+/// SQLite, which materializes and sorts the window. The SQL text is rendered once per filter
+/// shape ([`crate::db::SqlByShape`]).
 pub async fn list_in(
     conn: &impl ConnectionTrait,
     tenant: &Tenant,
@@ -204,14 +218,26 @@ pub async fn list_in(
 ) -> AppResult<Page<ProjectView>> {
     use sea_orm::sea_query::Expr;
     use sea_orm::{FromQueryResult, QueryTrait};
-    let total = filtered(tenant.org_id(), filter).select_only().expr(Expr::cust("COUNT(*)")).into_query();
-    let q = with_creator_name(filtered(tenant.org_id(), filter))
-        .expr_as(Expr::SubQuery(None, Box::new(total.into())), "gh_total")
-        .order_by_desc(project::Column::CreatedAt)
-        .order_by_desc(project::Column::Id)
-        .offset(page.offset)
-        .limit(page.limit);
-    let rows = conn.query_all(&q.into_query()).await?;
+    static LIST: crate::db::SqlByShape = crate::db::SqlByShape::new();
+    let backend = conn.get_database_backend();
+    let org_id = tenant.org_id();
+    let shape = u32::from(filter.status.is_some()) | u32::from(like_pattern(filter).is_some()) << 1;
+    // The count subquery's filter, the page's filter, then LIMIT and OFFSET.
+    let values = filter_values(org_id, filter)
+        .chain(filter_values(org_id, filter))
+        .chain([page.limit.into(), page.offset.into()])
+        .collect();
+    let stmt = LIST.statement(backend, shape, values, || {
+        let total = filtered(org_id, filter).select_only().expr(Expr::cust("COUNT(*)")).into_query();
+        let q = with_creator_name(filtered(org_id, filter))
+            .expr_as(Expr::SubQuery(None, Box::new(total.into())), "gh_total")
+            .order_by_desc(project::Column::CreatedAt)
+            .order_by_desc(project::Column::Id)
+            .offset(page.offset)
+            .limit(page.limit);
+        backend.build(&q.into_query())
+    });
+    let rows = conn.query_all_raw(stmt).await?;
     let mut total = None;
     let mut items = Vec::with_capacity(rows.len());
     for row in rows {
@@ -220,7 +246,7 @@ pub async fn list_in(
     }
     let total = match total {
         Some(t) => t,
-        None => filtered(tenant.org_id(), filter).count(conn).await?,
+        None => filtered(org_id, filter).count(conn).await?,
     };
     Ok(Page::new(items, total, page))
 }
