@@ -335,35 +335,44 @@ impl SqlByShape {
         SqlByShape(std::sync::RwLock::new(Vec::new()))
     }
 
+    /// The statement of `shape`: the cached text with `values`. The first call of a shape
+    /// renders the text with `build`; a release build caches it only if `values` are exactly
+    /// the values sea-query bound, and otherwise answers with the built statement.
     pub fn statement(
         &self,
         backend: DbBackend,
         shape: u32,
         values: Vec<sea_orm::Value>,
-        build: impl FnOnce() -> Statement,
+        build: impl Fn() -> Statement,
     ) -> Statement {
-        let cached = self.0.read().ok().and_then(|v| {
-            v.iter().find(|(b, s, _)| *b == backend && *s == shape).map(|(_, _, sql)| sql.clone())
-        });
-        if cfg!(debug_assertions) || cached.is_none() {
-            let built = build();
-            let built_values = built.values.as_ref().map(|v| v.0.as_slice()).unwrap_or_default();
-            let agrees = built_values == values.as_slice();
-            debug_assert!(agrees, "values of shape {shape}: sea-query {built_values:?}, given {values:?}");
-            match cached {
-                Some(sql) => debug_assert_eq!(&*sql, built.sql, "SQL of shape {shape} changed"),
-                // A release build never caches text whose values it could bind wrongly.
-                None if agrees => {
-                    if let Ok(mut v) = self.0.write() {
-                        v.push((backend, shape, built.sql.as_str().into()));
-                    }
+        let cached = self
+            .0
+            .read()
+            .ok()
+            .and_then(|v| v.iter().find(|(b, s, _)| *b == backend && *s == shape).map(|(_, _, sql)| sql.clone()));
+        let sql = match cached {
+            Some(sql) => sql,
+            None => {
+                let built = build();
+                if built.values.as_ref().map(|v| v.0.as_slice()).unwrap_or_default() != values.as_slice() {
+                    debug_assert!(false, "values of shape {shape}: sea-query {:?}, given {values:?}", built.values);
+                    return built;
                 }
-                None => {}
+                let sql: Arc<str> = built.sql.as_str().into();
+                if let Ok(mut v) = self.0.write() {
+                    v.push((backend, shape, sql.clone()));
+                }
+                sql
             }
-            return built;
+        };
+        let stmt = Statement::from_sql_and_values(backend, sql.to_string(), values);
+        if cfg!(debug_assertions) {
+            // The tests run what a release build runs, checked against a fresh build.
+            let built = build();
+            assert_eq!(stmt.sql, built.sql, "SQL of shape {shape}");
+            assert_eq!(stmt.values, built.values, "values of shape {shape}");
         }
-        let sql = cached.expect("checked above");
-        Statement::from_sql_and_values(backend, sql.to_string(), values)
+        stmt
     }
 }
 

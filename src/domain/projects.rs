@@ -198,11 +198,12 @@ fn like_pattern(filter: &ProjectFilter) -> Option<String> {
     Some(format!("%{escaped}%"))
 }
 
-/// The values [`filter_in`] binds, in its order.
-fn filter_values(org_id: &str, filter: &ProjectFilter) -> impl Iterator<Item = sea_orm::Value> {
-    [Some(org_id.into()), filter.status.map(|s| s.as_str().into()), like_pattern(filter).map(Into::into)]
+/// The values [`filtered`] binds, in its order (`pattern`: [`like_pattern`]).
+fn filter_values(org_id: &str, filter: &ProjectFilter, pattern: Option<&str>) -> Vec<sea_orm::Value> {
+    [Some(org_id.into()), filter.status.map(|s| s.as_str().into()), pattern.map(Into::into)]
         .into_iter()
         .flatten()
+        .collect()
 }
 
 /// The projects of one checked tenant: the page, its total and each creator's name (a left
@@ -221,12 +222,11 @@ pub async fn list_in(
     static LIST: crate::db::SqlByShape = crate::db::SqlByShape::new();
     let backend = conn.get_database_backend();
     let org_id = tenant.org_id();
-    let shape = u32::from(filter.status.is_some()) | u32::from(like_pattern(filter).is_some()) << 1;
+    let pattern = like_pattern(filter);
+    let shape = u32::from(filter.status.is_some()) | u32::from(pattern.is_some()) << 1;
     // The count subquery's filter, the page's filter, then LIMIT and OFFSET.
-    let values = filter_values(org_id, filter)
-        .chain(filter_values(org_id, filter))
-        .chain([page.limit.into(), page.offset.into()])
-        .collect();
+    let filter_values = filter_values(org_id, filter, pattern.as_deref());
+    let values = [filter_values.clone(), filter_values, vec![page.limit.into(), page.offset.into()]].concat();
     let stmt = LIST.statement(backend, shape, values, || {
         let total = filtered(org_id, filter).select_only().expr(Expr::cust("COUNT(*)")).into_query();
         let q = with_creator_name(filtered(org_id, filter))

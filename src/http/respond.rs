@@ -10,7 +10,13 @@ use crate::error::AppError;
 
 /// `capacity`: a guess at the body's size, so that a page is written without growing its buffer
 /// from serde_json's default of 128 bytes through seven reallocations.
-fn envelope<T: Serialize>(status: StatusCode, message: &str, data: T, meta: Option<Value>, capacity: usize) -> Response {
+fn envelope<T: Serialize>(
+    status: StatusCode,
+    message: &str,
+    data: T,
+    meta: Option<Value>,
+    capacity: usize,
+) -> Response {
     /// Serialized straight to bytes: no intermediate `serde_json::Value` of the data.
     #[derive(Serialize)]
     struct Envelope<'a, T> {
